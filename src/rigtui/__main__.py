@@ -1,0 +1,3 @@
+from rigtui.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Pure fit, placement, speed, compatibility, power and upgrade computations over plain data."""
