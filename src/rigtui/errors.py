@@ -24,19 +24,6 @@ class CatalogError(RigtuiError):
     title = "Invalid catalog file"
 
 
-class NotFoundError(RigtuiError):
-    """A name (GPU, model, quantization, runtime, OS) matched no catalog entry."""
-
-    title = "Not found"
-
-    def __init__(self, kind: str, value: str, suggestions: list[str] | None = None) -> None:
-        self.kind = kind
-        self.value = value
-        self.suggestions = suggestions or []
-        hint = f" Closest: {', '.join(self.suggestions)}." if self.suggestions else ""
-        super().__init__(f"Unknown {kind} {value!r}.{hint} Run `rigtui catalog {kind}s` to list them.")
-
-
 class ConfigError(RigtuiError):
     """A user config or saved rig file is invalid."""
 
