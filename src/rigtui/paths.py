@@ -1,0 +1,57 @@
+"""Where rigtui keeps the user's config, catalogs, saved rigs and caches.
+
+Every location comes from ``user_paths()``, so tests point them all at a temporary folder
+by setting ``RIGTUI_CONFIG_DIR`` (and, for data and cache, ``RIGTUI_DATA_DIR`` and
+``RIGTUI_CACHE_DIR``). Nothing here creates a folder; writers create what they need.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class UserPaths:
+    """The user's rigtui folders and files."""
+
+    config_dir: Path
+    """Config folder (``RIGTUI_CONFIG_DIR`` or the platform's user config folder)."""
+    data_dir: Path
+    """Data folder for saved rigs (``RIGTUI_DATA_DIR`` or the platform's user data folder)."""
+    cache_dir: Path
+    """Cache folder (``RIGTUI_CACHE_DIR`` or the platform's user cache folder)."""
+
+    @property
+    def config_file(self) -> Path:
+        return self.config_dir / "config.toml"
+
+    @property
+    def catalog_dir(self) -> Path:
+        """User catalog files that add or override entries: gpus.toml, models.toml, ..."""
+        return self.config_dir / "catalog"
+
+    @property
+    def rigs_dir(self) -> Path:
+        return self.data_dir / "rigs"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.cache_dir / "log"
+
+
+def user_paths() -> UserPaths:
+    """Return the user's folders, honouring the RIGTUI_*_DIR environment overrides."""
+    import platformdirs
+
+    def pick(variable: str, default: Path) -> Path:
+        value = os.environ.get(variable)
+        return Path(value).expanduser() if value else default
+
+    config = pick("RIGTUI_CONFIG_DIR", platformdirs.user_config_path("rigtui"))
+    return UserPaths(
+        config_dir=config,
+        data_dir=pick("RIGTUI_DATA_DIR", platformdirs.user_data_path("rigtui")),
+        cache_dir=pick("RIGTUI_CACHE_DIR", platformdirs.user_cache_path("rigtui")),
+    )
