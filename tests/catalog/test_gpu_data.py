@@ -135,6 +135,7 @@ def test_gpu_sources_present(gpus):
 def test_rtx_4090_spot_check(gpus):
     spec = gpus["rtx-4090"]
     assert spec.memory_mib == 24 * 1024
+    assert spec.usable_memory_mib == 24564
     assert spec.bandwidth_gbs == 1008
     assert "0x2684" in spec.pci_device_ids
     assert spec.compute_capability == "8.9"
