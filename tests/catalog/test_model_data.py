@@ -41,6 +41,9 @@ HEAD_DIM_EXCEPTIONS = {
     "qwen3-30b-a3b": "Qwen3 MoE uses head_dim 128 with 32 heads on a 2048 hidden size",
     "qwen3-coder-30b-a3b": "Qwen3 MoE uses head_dim 128 with 32 heads on a 2048 hidden size",
     "qwen3-235b-a22b": "Qwen3 MoE uses head_dim 128 with 64 heads on a 4096 hidden size",
+    "glm-4.5-air": "config sets head_dim 128 with 96 heads on a 4096 hidden size",
+    "glm-4.5": "head_dim 128 with 96 heads on a 5120 hidden size",
+    "glm-4.7": "config sets head_dim 128 with 96 heads on a 5120 hidden size",
     "deepseek-v3": "MLA: head_dim is qk_nope_head_dim + qk_rope_head_dim, not hidden_size / n_heads",
     "deepseek-v2-lite": "MLA: head_dim is qk_nope_head_dim + qk_rope_head_dim, not hidden_size / n_heads",
 }
