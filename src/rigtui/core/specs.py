@@ -161,6 +161,10 @@ class GgmlType(Spec):
     id: str
     bits_per_weight: float = Field(gt=0, le=32)
     block_size: int = Field(gt=0)
+    fallback: str | None = Field(
+        default=None,
+        description="Type llama-quant uses instead when a tensor's row length is not a multiple of block_size.",
+    )
     source: str
 
 
@@ -175,6 +179,17 @@ class QuantRule(Spec):
     layer_fraction: float = Field(
         default=1.0, gt=0, le=1, description="Share of layers that get this type (rest: 'default')."
     )
+    layers: Literal["all", "more_bits", "first_eighth", "first_sixteenth", "first_2", "first_4"] = Field(
+        default="all",
+        description="Which layers the rule covers, as llama-quant.cpp picks them: 'more_bits' is its "
+        "use_more_bits (first and last eighth, and every third layer between), 'first_eighth' is "
+        "i < n/8, 'first_2' is the first two layers. Rules apply in order; the first match wins.",
+    )
+    when: str | None = Field(
+        default=None,
+        description="Condition on the model, such as 'n_gqa >= 4', 'n_expert == 8' or 'n_layer == 80'; "
+        "clauses joined by ' and '.",
+    )
 
 
 class QuantSpec(Spec):
@@ -188,6 +203,9 @@ class QuantSpec(Spec):
     rules: list[QuantRule] = []
     group_size: int | None = Field(default=None, gt=0, description="AWQ/GPTQ quantization group size.")
     variable_bpw: bool = Field(default=False, description="EXL2/EXL3: the user picks any bpw.")
+    output_bits_per_weight: float | None = Field(
+        default=None, gt=0, le=32, description="Bits per weight of the output head when it differs (EXL2/EXL3 head bits)."
+    )
     source: str
 
 
