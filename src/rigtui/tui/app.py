@@ -1,0 +1,322 @@
+"""The rigtui explorer app: shared rig state, the screens as modes, and app-wide actions."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.reactive import reactive
+from textual.screen import Screen
+
+from rigtui.core.catalog import Catalog
+from rigtui.core.rig import Rig
+from rigtui.errors import RigtuiError
+from rigtui.tui.compute import CoreService
+from rigtui.tui.edits import EXAMPLE_RUNTIME, example_rig
+from rigtui.tui.state import ExplorerState, Settings
+
+log = logging.getLogger(__name__)
+
+MIN_WIDTH = 80
+MIN_HEIGHT = 24
+
+# Preferred starting model and quantization: a 70B model at Q4_K_M is the workload that
+# decides whether a two-card rig is worth having. The first entries the catalog has are used.
+START_MODELS = ("llama-3.3-70b", "llama-3.1-70b", "qwen2.5-32b", "llama-3.1-8b")
+START_QUANTS = ("q4_k_m", "Q4_K_M", "q4-k-m")
+
+
+def default_settings(catalog: Catalog, runtime: str | None = None) -> Settings:
+    """Settings for a fresh session, from the entries the catalog has."""
+    model = next((m for m in START_MODELS if m in catalog.models), None)
+    if model is None:
+        model = min(catalog.models.values(), key=lambda m: abs(m.params_total - 8e9)).id
+    quant = next((q for q in START_QUANTS if q in catalog.quants), None) or next(iter(catalog.quants))
+    runtime = runtime or (EXAMPLE_RUNTIME if EXAMPLE_RUNTIME in catalog.runtimes else next(iter(catalog.runtimes)))
+    return Settings(model=model, quant=quant, runtime=runtime)
+
+
+class RigApp(App[None]):
+    """Explore a rig: change it and see at once which models fit, split how, and how fast."""
+
+    TITLE = "rigtui"
+    CSS_PATH = "rigtui.tcss"
+    ENABLE_COMMAND_PALETTE = True
+    COMMAND_PALETTE_BINDING = "ctrl+p"
+    DEFAULT_MODE = "rig"
+
+    BINDINGS = [
+        Binding("1", "show('rig')", "Rig", id="show-rig", tooltip="The rig being explored"),
+        Binding("2", "show('fit')", "Fit", id="show-fit", tooltip="Which models fit, at what speed"),
+        Binding("3", "show('topology')", "Topology", id="show-topology", tooltip="Slots, links and their costs"),
+        Binding("4", "show('runtimes')", "Runtimes", id="show-runtimes", tooltip="Which runtimes work here"),
+        Binding("5", "show('telemetry')", "Live", id="show-telemetry", tooltip="Live GPU figures"),
+        Binding("6", "show('upgrade')", "Upgrade", id="show-upgrade", tooltip="What to buy next"),
+        Binding("u,ctrl+z", "undo", "Undo", id="undo", tooltip="Undo the last rig or settings change"),
+        Binding("ctrl+r,ctrl+y", "redo", "Redo", id="redo", tooltip="Redo the change last undone"),
+        Binding("ctrl+s", "save_rig", "Save", id="save-rig", tooltip="Save this rig under a name"),
+        Binding("ctrl+o", "open_rig", "Open", id="open-rig", tooltip="Open a saved rig"),
+        Binding("question_mark", "help", "Help", id="help", tooltip="Every key on this screen"),
+        Binding("q,ctrl+q", "quit", "Quit", id="quit", tooltip="Leave rigtui"),
+    ]
+
+    revision: reactive[int] = reactive(0, init=False)
+    """Mirrors ``state.revision``; screens watch it to redraw after any change."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        *,
+        source: Any = None,
+        rig: Rig | None = None,
+        settings: Settings | None = None,
+        notices: Sequence[tuple[str, str]] = (),
+        rigs_folder: Path | None = None,
+        origin: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.catalog = catalog
+        self.core = CoreService(catalog)
+        self.source = source
+        self.state = ExplorerState(rig=rig or example_rig(catalog), settings=settings or default_settings(catalog))
+        self.notices = list(notices)
+        self.rigs_folder = rigs_folder
+        self.origin = origin or ("Example rig: no GPU was detected" if rig is None else "Rig")
+        self._too_small: Screen[None] | None = None
+        self._register_modes()
+
+    def _register_modes(self) -> None:
+        from rigtui.tui.screens.fit_matrix import FitMatrixScreen
+        from rigtui.tui.screens.rig import RigScreen
+        from rigtui.tui.screens.runtimes import RuntimesScreen
+        from rigtui.tui.screens.topology import TopologyScreen
+
+        self.add_mode("rig", RigScreen)
+        self.add_mode("fit", FitMatrixScreen)
+        self.add_mode("topology", TopologyScreen)
+        self.add_mode("runtimes", RuntimesScreen)
+        telemetry = _optional_screen("rigtui.tui.screens.telemetry", "TelemetryScreen")
+        if telemetry is not None and self.source is not None:
+            self.add_mode("telemetry", lambda: telemetry(self.source))
+        upgrade = _optional_screen("rigtui.tui.screens.upgrade", "UpgradeScreen")
+        if upgrade is not None:
+            self.add_mode("upgrade", upgrade)
+
+    # --- shared state ------------------------------------------------------------------------
+
+    def set_rig(self, rig: Rig, description: str) -> None:
+        """Replace the shared rig (recorded for undo) and redraw every screen."""
+        self.state.set_rig(rig, description)
+        self.revision = self.state.revision
+
+    def set_settings(self, description: str, **changes: Any) -> None:
+        """Change workload settings by name (recorded for undo) and redraw every screen."""
+        self.state.set_settings(description, **changes)
+        self.revision = self.state.revision
+
+    def set_rig_and_settings(self, rig: Rig, settings: Settings, description: str) -> None:
+        self.state.set_both(rig, settings, description)
+        self.revision = self.state.revision
+
+    def origin_text(self) -> str:
+        """Where the rig came from, and whether it has been edited since."""
+        edited = " · edited" if self.state.can_undo else ""
+        return f"{self.origin}{edited}"
+
+    def workload(self, **overrides: Any) -> Any:
+        return self.state.workload(self.catalog, **overrides)
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        for title, message in self.notices:
+            self.notify(message, title=title, severity="warning", timeout=12, markup=False)
+        for problem in self.catalog.problems[:5]:
+            self.notify(problem, title="User catalog entry skipped", severity="warning", markup=False)
+        if len(self.catalog.problems) > 5:
+            self.notify(
+                f"{len(self.catalog.problems) - 5} more user catalog problems; run `rigtui catalog check`.",
+                title="User catalog",
+                severity="warning",
+            )
+        self._check_size()
+
+    def on_resize(self) -> None:
+        self._check_size()
+
+    def _check_size(self) -> None:
+        from rigtui.tui.screens.help import TooSmallScreen
+
+        width, height = self.size
+        small = width < MIN_WIDTH or height < MIN_HEIGHT
+        if small and self._too_small is None:
+            self._too_small = TooSmallScreen(MIN_WIDTH, MIN_HEIGHT)
+            self.push_screen(self._too_small)
+        elif small and self._too_small is not None:
+            self._too_small.refresh_size()
+        elif not small and self._too_small is not None:
+            screen, self._too_small = self._too_small, None
+            if screen.is_current:
+                screen.dismiss()
+
+    # --- actions -----------------------------------------------------------------------------
+
+    def action_show(self, mode: str) -> None:
+        if mode not in self._modes:
+            reason = {
+                "telemetry": "no GPU telemetry source is open; start rigtui on the machine with the GPUs, "
+                "or with --demo",
+                "upgrade": "the upgrade planner is not installed in this build",
+            }.get(mode, "this screen is not available")
+            self.notify(reason, title="Screen not available", severity="warning")
+            return
+        self.switch_mode(mode)
+
+    def action_undo(self) -> None:
+        undone = self.state.undo()
+        if undone is None:
+            self.notify("Nothing to undo.", severity="information", timeout=2)
+            return
+        self.revision = self.state.revision
+        self.notify(f"Undid: {undone}", timeout=2, markup=False)
+
+    def action_redo(self) -> None:
+        redone = self.state.redo()
+        if redone is None:
+            self.notify("Nothing to redo.", severity="information", timeout=2)
+            return
+        self.revision = self.state.revision
+        self.notify(f"Redid: {redone}", timeout=2, markup=False)
+
+    def action_help(self) -> None:
+        from rigtui.tui.screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.screen))
+
+    def action_save_rig(self) -> None:
+        from rigtui.tui.rigs import check_name
+        from rigtui.tui.widgets.dialogs import Prompt
+
+        def valid(text: str) -> str | None:
+            try:
+                check_name(text)
+            except RigtuiError as exc:
+                return exc.message
+            return None
+
+        name = self.state.rig.name if self.state.rig.name not in ("rig", "example") else ""
+        self.push_screen(Prompt("Save rig as", name, "a name such as 'office'", valid), self._save_as)
+
+    def _save_as(self, name: str | None) -> None:
+        from rigtui.tui.rigs import save_rig
+
+        if not name:
+            return
+        try:
+            path = save_rig(name, self.state.rig, self.state.settings, self.rigs_folder)
+        except OSError as exc:
+            self.notify(
+                f"Could not write the rig file: {exc.strerror or exc}. The previous file, if any, is unchanged.",
+                title="Save failed",
+                severity="error",
+                markup=False,
+            )
+            return
+        self.notify(f"Saved to {path}", title="Rig saved", markup=False)
+
+    def action_open_rig(self) -> None:
+        from rigtui.tui.rigs import list_rigs
+        from rigtui.tui.widgets.dialogs import Choice, Picker
+
+        names = list_rigs(self.rigs_folder)
+        if not names:
+            self.notify("No saved rigs yet; save one with ctrl+s.", title="Open rig", severity="warning")
+            return
+        self.push_screen(Picker("Open saved rig", [Choice(n, n) for n in names]), self.open_rig)
+
+    def open_rig(self, name: str | None) -> None:
+        """Load a saved rig by name into the shared state, or notify why it failed."""
+        from rigtui.tui.rigs import load_rig
+
+        if not name:
+            return
+        try:
+            rig, settings = load_rig(name, self.catalog, self.state.settings, self.rigs_folder)
+        except RigtuiError as exc:
+            self.notify(f"{exc.message}. The current rig stays open.", title=exc.title, severity="error", markup=False)
+            return
+        self.set_rig_and_settings(rig, settings, f"open rig {name}")
+        self.notify(f"Opened rig {name}.", timeout=3, markup=False)
+
+    # --- command palette ---------------------------------------------------------------------
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """Offer every key binding active on ``screen`` as a palette command, then the defaults."""
+        seen: set[str] = set()
+        for key, active in screen.active_bindings.items():
+            binding = active.binding
+            if not binding.description or binding.action in seen or binding.action.startswith("app.command"):
+                continue
+            seen.add(binding.action)
+            title = binding.tooltip and f"{binding.description}: {binding.tooltip}" or binding.description
+            yield SystemCommand(
+                title,
+                f"key {key}",
+                _action_callback(active.node, binding.action),
+            )
+        for command in super().get_system_commands(screen):
+            if command.title not in ("Quit",):
+                yield command
+
+
+def _action_callback(node: Any, action: str) -> Any:
+    async def run() -> None:
+        await node.run_action(action)
+
+    return run
+
+
+def _optional_screen(module: str, name: str) -> Any | None:
+    """A screen class from another part of rigtui, or None while that part is missing."""
+    import importlib
+
+    try:
+        return getattr(importlib.import_module(module), name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module:
+            raise
+        return None
+    except AttributeError:
+        log.warning("%s has no %s; that screen is off", module, name)
+        return None
+
+
+def make_app(
+    catalog: Catalog,
+    *,
+    source: Any = None,
+    rig: Rig | None = None,
+    settings: Settings | None = None,
+    notices: Sequence[tuple[str, str]] = (),
+    rigs_folder: Path | None = None,
+    origin: str | None = None,
+) -> RigApp:
+    """Build the app from explicit inputs; the CLI and the tests both use this.
+
+    Args:
+        catalog: the loaded catalogs.
+        source: a telemetry source for the live screen, or None to leave it out.
+        rig: the rig to start on; None starts on the example rig.
+        settings: the workload settings to start with; None picks defaults from the catalog.
+        notices: (title, message) pairs shown as notifications once the app starts.
+        rigs_folder: where named rigs are saved; None means the user's data folder.
+        origin: a line saying where the rig came from (detected, saved, example).
+    """
+    return RigApp(
+        catalog, source=source, rig=rig, settings=settings, notices=notices, rigs_folder=rigs_folder, origin=origin
+    )

@@ -1,0 +1,147 @@
+"""Cached calls into the core for the screens.
+
+Every figure the screens show comes from a core function; this module only memoises the
+answers per (rig, workload) key so that moving the cursor or switching screens never
+recomputes, and turns a core exception into a value a screen can show in place of a result.
+It is safe to call from worker threads: the cache is a dict that only ever gains whole
+entries, and each entry is computed from immutable inputs.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Callable, Hashable
+
+from rigtui.core.catalog import Catalog
+from rigtui.core.results import FitResult
+from rigtui.core.rig import Rig, Workload
+from rigtui.tui.state import rig_key, workload_key
+
+log = logging.getLogger(__name__)
+
+CACHE_LIMIT = 50_000
+"""Cached answers kept; a whole fit matrix over the bundled catalog is about 1,000."""
+
+
+@dataclass(frozen=True)
+class Failed:
+    """A core call that raised: the screens show ``message`` where the result would be."""
+
+    message: str
+    kind: str
+
+
+def core_module(name: str) -> Any | None:
+    """Import ``rigtui.core.<name>``, or return None while that part of the core is missing."""
+    try:
+        return importlib.import_module(f"rigtui.core.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"rigtui.core.{name}":
+            raise
+        return None
+
+
+class CoreService:
+    """Memoised access to the core functions the screens need."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+        self._cache: OrderedDict[Hashable, Any] = OrderedDict()
+        self._lock = threading.Lock()
+        self.calls = 0
+        """Core calls made, for tests and benchmarks that check the cache works."""
+
+    def _memo(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+        self.calls += 1
+        try:
+            value = compute()
+        except (ValueError, KeyError, LookupError, ArithmeticError) as exc:
+            # The core raises these for workloads it cannot place (an unsupported quant for
+            # the runtime, a missing figure); the screen shows the reason in place of a result.
+            log.debug("core call %r failed: %s", key[0] if isinstance(key, tuple) else key, exc)
+            value = Failed(str(exc) or type(exc).__name__, type(exc).__name__)
+        except Exception as exc:  # noqa: BLE001 - a core bug must not take the explorer down
+            log.warning("core call %r raised unexpectedly", key[0] if isinstance(key, tuple) else key, exc_info=True)
+            value = Failed(f"internal error in the core: {type(exc).__name__}: {exc}", "bug")
+        with self._lock:
+            self._cache[key] = value
+            while len(self._cache) > CACHE_LIMIT:
+                self._cache.popitem(last=False)
+        return value
+
+    def has(self, name: str) -> bool:
+        """True when ``rigtui.core.<name>`` exists."""
+        return core_module(name) is not None
+
+    def fit(self, rig: Rig, workload: Workload) -> FitResult | Failed:
+        """The core's placement for this workload: the fastest split that fits when split is auto."""
+        module = core_module("fit")
+        if module is None:
+            return Failed("the placement engine is not installed", "missing")
+        return self._memo(("fit", rig_key(rig), workload_key(workload)), lambda: module.fit(rig, workload))
+
+    def speed_at_depth(self, rig: Rig, workload: Workload, result: FitResult, depth: int) -> Any:
+        """Decode and prefill estimate with ``depth`` tokens already in the context."""
+        module = core_module("speed")
+        if module is None:
+            return Failed("the speed model is not installed", "missing")
+        deeper = _with(workload, depth=depth)
+        key = ("speed", rig_key(rig), workload_key(deeper), result.split, result.tensor_split)
+        return self._memo(key, lambda: module.estimate_speed(rig, deeper, result))
+
+    def topology(self, rig: Rig, workload: Workload) -> Any:
+        module = core_module("topology")
+        if module is None:
+            return Failed("the topology model is not installed", "missing")
+        key = ("topology", rig_key(rig), workload.model.id, workload.runtime.engine, workload.ubatch)
+        return self._memo(key, lambda: module.topology(rig, workload.model, workload.runtime.engine, workload.ubatch))
+
+    def compat(self, rig: Rig, runtime_id: str, workload: Workload | None) -> Any:
+        """Whether a runtime works on this rig and OS, with reasons (``core.compat``)."""
+        module = core_module("compat")
+        if module is None:
+            return Failed("the compatibility rules are not installed", "missing")
+        runtime = self.catalog.runtimes[runtime_id]
+        model = workload.model if workload else None
+        quant = workload.quant if workload else None
+        key = ("compat", rig_key(rig), runtime_id, model and model.id, quant and quant.id)
+        return self._memo(key, lambda: module.runtime_compat(rig, runtime, model=model, quant=quant))
+
+    def power(self, rig: Rig) -> Any:
+        """PSU headroom with transient peaks, and thermal placement advice (``core.power``)."""
+        module = core_module("power")
+        if module is None:
+            return Failed("the power model is not installed", "missing")
+        return self._memo(("power", rig_key(rig)), lambda: (module.rig_power(rig), module.thermal_advice(rig)))
+
+    def verdict(self, rig: Rig, workload: Workload) -> Any:
+        """The facts behind the rig's verdict panel (``core.verdict.rig_verdict``)."""
+        module = core_module("verdict")
+        if module is None:
+            return Failed("the verdict rules are not installed", "missing")
+        fit = self.fit(rig, workload)
+        compat = self.compat(rig, workload.runtime.id, workload)
+        key = ("verdict", rig_key(rig), workload_key(workload))
+        return self._memo(
+            key,
+            lambda: module.rig_verdict(
+                rig,
+                workload,
+                fit_result=None if isinstance(fit, Failed) else fit,
+                compat=None if isinstance(compat, Failed) else compat,
+            ),
+        )
+
+
+def _with(workload: Workload, **changes: Any) -> Workload:
+    from dataclasses import replace
+
+    return replace(workload, **changes)
