@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Vendor = Literal["nvidia", "amd", "intel", "apple"]
-Slug = str  # lower-case id such as "rtx-4090"; see catalog.names for how user input maps to it
+Slug = str  # lower-case id such as "rtx-4090"; core.catalog.normalize_name maps user input to it
 
 
 class Spec(BaseModel):
@@ -169,7 +169,7 @@ class GgmlType(Spec):
 
 
 class QuantRule(Spec):
-    """Which GGML type a GGUF file type uses for a class of tensors."""
+    """A rule mapping a class of tensors to the GGML type a GGUF file type stores them in."""
 
     tensor: str = Field(
         description="Tensor class: token_embd, output, attn_q, attn_k, attn_v, attn_output, "
