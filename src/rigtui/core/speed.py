@@ -37,6 +37,7 @@ _ENGINE_ALIASES = {
     "sglang": "vllm",
 }
 
+_SHARED_SPLITS = ("row", "tensor", "tensor-parallel")
 # Weight matrices split across GPUs per layer under llama.cpp row split (q, k, v, output,
 # gate, up, down); each one gathers its partial results on the main GPU.
 _ROW_SYNCS_PER_LAYER = 7
@@ -89,12 +90,18 @@ class _Params:
     cpu_bandwidth_efficiency: float
 
 
-@lru_cache(maxsize=512)
-def calibration_for(engine: str, vendor: str, architecture: str) -> _Params:
-    """Merge the calibration entries that match a device, from general to specific."""
+def calibration_keys(engine: str, vendor: str, architecture: str, segment: str = "") -> tuple[str, ...]:
+    """Keys of the calibration entries that apply to a device, from general to specific."""
     engine = _ENGINE_ALIASES.get(engine.lower(), engine.lower())
+    keys = ("*", engine, f"{engine}/{vendor}", f"{engine}/{vendor}/{architecture}")
+    return keys + (f"{engine}/{vendor}/{architecture}/{segment}",) if segment else keys
+
+
+@lru_cache(maxsize=512)
+def calibration_for(engine: str, vendor: str, architecture: str, segment: str = "") -> _Params:
+    """Merge the calibration entries that match a device, from general to specific."""
     merged: dict[str, float] = {}
-    for key in ("*", engine, f"{engine}/{vendor}", f"{engine}/{vendor}/{architecture}"):
+    for key in calibration_keys(engine, vendor, architecture, segment):
         merged.update(CALIBRATION.get(key, {}))
     return _Params(**{name: float(merged[name]) for name in _Params.__dataclass_fields__})
 
@@ -208,6 +215,8 @@ class _DeviceLoad:
     active_params: float
     """Parameters this device multiplies per token, for FLOPs."""
     layers: int
+    share: float
+    """Slice of each of its layers this device computes: 1 except under row split and tensor parallel."""
 
     @property
     def bandwidth_bps(self) -> float:
@@ -235,7 +244,14 @@ def _device_loads(rig: Rig, workload: Workload, result: FitResult) -> list[_Devi
 
     depth = max(workload.depth, 0)
     kv_total_per_token = kv_bytes_per_token(model, workload.kv_cache)
-    total_layers = sum(d.layers for d in devices) or model.n_layers
+    total_layers = max(d.layers for d in devices) if result.split in _SHARED_SPLITS else sum(d.layers for d in devices)
+    total_layers = total_layers or model.n_layers
+
+    # Under row split and tensor parallel every GPU holds a slice of every layer: the slice is
+    # its share of the GPUs' weight bytes, or an even share when the placement gives no bytes.
+    shared = result.split in _SHARED_SPLITS and sum(1 for d in devices if d.kind == "gpu") > 1
+    gpu_bytes = [d.weights_bytes for d in devices if d.kind == "gpu"]
+    even = not all(gpu_bytes)
 
     loads: list[_DeviceLoad] = []
     first_gpu_seen = False
@@ -243,7 +259,7 @@ def _device_loads(rig: Rig, workload: Workload, result: FitResult) -> list[_Devi
         gpu = rig.gpus[usage.index] if usage.kind == "gpu" and usage.index is not None else None
         vendor = gpu.spec.vendor if gpu else "cpu"
         arch = gpu.spec.architecture if gpu else "cpu"
-        params = calibration_for(engine, vendor, arch)
+        params = calibration_for(engine, vendor, arch, gpu.spec.segment if gpu else "")
 
         moe_layers_here = usage.layers * moe_share
         lost = min(experts_elsewhere, moe_layers_here)
@@ -259,6 +275,10 @@ def _device_loads(rig: Rig, workload: Workload, result: FitResult) -> list[_Devi
             stored += shape.output
             read += shape.output
         held = stored + (shape.embedding if holds_embedding else 0.0)
+        share = 1.0
+        if shared and gpu is not None:
+            share = 1.0 / len(gpu_bytes) if even else usage.weights_bytes / sum(gpu_bytes)
+            stored, read, held = stored * share, read * share, held * share
 
         if usage.weights_bytes and held > 0:
             bytes_per_param = usage.weights_bytes / held
@@ -267,7 +287,7 @@ def _device_loads(rig: Rig, workload: Workload, result: FitResult) -> list[_Devi
         if usage.kv_cache_bytes and result.context:
             kv_per_token = usage.kv_cache_bytes / result.context
         else:
-            kv_per_token = kv_total_per_token * usage.layers / total_layers
+            kv_per_token = kv_total_per_token * usage.layers / total_layers * share
         loads.append(
             _DeviceLoad(
                 usage=usage,
@@ -278,6 +298,7 @@ def _device_loads(rig: Rig, workload: Workload, result: FitResult) -> list[_Devi
                 stored_weight_bytes=stored * bytes_per_param,
                 active_params=read,
                 layers=usage.layers,
+                share=share,
             )
         )
     return loads
@@ -331,7 +352,12 @@ def _decode(rig: Rig, workload: Workload, result: FitResult, loads: list[_Device
     model = workload.model
     per_device = [_read_time_s(load, rig, quantized) for load in loads]
     lead = loads[0].params if loads else calibration_for(workload.runtime.engine, "cpu", "cpu")
-    overhead = lead.token_overhead_ms * 1e-3 + sum(l.layers * l.params.layer_overhead_us * 1e-6 for l in loads)
+    layer_costs = [l.layers * l.params.layer_overhead_us * 1e-6 for l in loads]
+    if result.split in _SHARED_SPLITS:
+        # Every GPU launches every layer's kernels at the same time, so one GPU's cost counts.
+        overhead = lead.token_overhead_ms * 1e-3 + max(layer_costs)
+    else:
+        overhead = lead.token_overhead_ms * 1e-3 + sum(layer_costs)
     activation = model.hidden_size * 4.0
 
     split = result.split
@@ -343,13 +369,15 @@ def _decode(rig: Rig, workload: Workload, result: FitResult, loads: list[_Device
         kinds = [_link(rig, gpus[0].gpu, other.gpu) for other in gpus[1:]]
         kind, gbs = max(kinds, key=lambda k: _LINK_LATENCY_SCALE[k[0]])
         gbs = min(k[1] for k in kinds)
+        n = len(gpus)
+        # Each synchronisation waits on every other GPU (a gather on the main GPU under row
+        # split, the steps of a ring all-reduce under tensor parallel).
         if split == "row":
-            syncs = _ROW_SYNCS_PER_LAYER * model.n_layers
+            syncs = _ROW_SYNCS_PER_LAYER * model.n_layers * (n - 1)
             size = activation
         else:
-            syncs = _TP_ALLREDUCES_PER_LAYER * model.n_layers
-            n = len(gpus)
-            size = 2.0 * (n - 1) / n * model.hidden_size * 2.0
+            syncs = _TP_ALLREDUCES_PER_LAYER * model.n_layers * (n - 1)
+            size = 2.0 / n * model.hidden_size * 2.0
         link = syncs * _sync_s(lead, kind, gbs, size)
         return parallel + serial + link + overhead, link, overhead, per_device
 
@@ -363,6 +391,17 @@ def _decode(rig: Rig, workload: Workload, result: FitResult, loads: list[_Device
 # --- prefill ---------------------------------------------------------------------------------
 
 
+def _tensor_tflops(gpu: RigGpu) -> float:
+    spec = gpu.spec
+    if spec.fp16_tflops:
+        return spec.fp16_tflops
+    # NOTE: without an FP16 figure, assume the usual 2:1 FP16:FP32 rate of packed half math.
+    if spec.fp32_tflops:
+        return 2.0 * spec.fp32_tflops
+    # NOTE: a catalog entry with no compute figure at all gets a nominal 10 TFLOPS.
+    return 10.0
+
+
 def _prefill(rig: Rig, workload: Workload, result: FitResult, loads: list[_DeviceLoad]) -> tuple[float, list[float]]:
     """Return (seconds for the whole prompt, per-device seconds)."""
     model = workload.model
@@ -372,7 +411,6 @@ def _prefill(rig: Rig, workload: Workload, result: FitResult, loads: list[_Devic
     ubatch = max(min(workload.ubatch, workload.batch, prompt), 1)
     micro_batches = math.ceil(prompt / ubatch)
     depth = max(workload.depth, 0)
-    total_layers = sum(l.layers for l in loads) or model.n_layers
 
     # Attention FLOPs per layer for the whole prompt: QK^T and PV, each 2 FLOPs per
     # multiply-add, over the causal average context (depth + half the prompt).
@@ -381,9 +419,9 @@ def _prefill(rig: Rig, workload: Workload, result: FitResult, loads: list[_Devic
 
     stage_s: list[float] = []
     for load in loads:
-        flops = 2.0 * load.active_params * prompt + attention_per_layer * load.layers
+        flops = 2.0 * load.active_params * prompt + attention_per_layer * load.layers * load.share
         if load.gpu is not None:
-            compute = load.gpu.spec.fp16_tflops or load.gpu.spec.fp32_tflops or 10.0
+            compute = _tensor_tflops(load.gpu)
             efficiency = load.params.compute_efficiency * (load.params.quantized_compute_factor if quantized else 1.0)
             seconds = flops / (compute * 1e12 * efficiency)
             # Every micro-batch reads the device's weights once more.
@@ -391,8 +429,10 @@ def _prefill(rig: Rig, workload: Workload, result: FitResult, loads: list[_Devic
         elif first_gpu is not None and ubatch >= 32:
             # llama.cpp copies CPU-held weights to the GPU for large batches and multiplies there.
             stream = micro_batches * load.stored_weight_bytes / (first_gpu.link_gbs * 1e9 * 0.8)
-            gpu_params = calibration_for(workload.runtime.engine, first_gpu.spec.vendor, first_gpu.spec.architecture)
-            compute = first_gpu.spec.fp16_tflops or first_gpu.spec.fp32_tflops or 10.0
+            gpu_params = calibration_for(
+                workload.runtime.engine, first_gpu.spec.vendor, first_gpu.spec.architecture, first_gpu.spec.segment
+            )
+            compute = _tensor_tflops(first_gpu)
             seconds = max(stream, flops / (compute * 1e12 * gpu_params.compute_efficiency))
         else:
             seconds = flops / (_CPU_TFLOPS * 1e12)
@@ -406,7 +446,7 @@ def _prefill(rig: Rig, workload: Workload, result: FitResult, loads: list[_Devic
         kinds = [_link(rig, gpus[0].gpu, other.gpu) for other in gpus[1:]]
         kind = max(kinds, key=lambda k: _LINK_LATENCY_SCALE[k[0]])[0]
         gbs = min(k[1] for k in kinds)
-        syncs = (_ROW_SYNCS_PER_LAYER if split == "row" else _TP_ALLREDUCES_PER_LAYER) * model.n_layers
+        syncs = (_ROW_SYNCS_PER_LAYER if split == "row" else _TP_ALLREDUCES_PER_LAYER) * model.n_layers * (len(gpus) - 1)
         size = ubatch * model.hidden_size * (4.0 if split == "row" else 2.0)
         link = micro_batches * syncs * _sync_s(lead, kind, gbs, size)
         parallel = max(stage_s[loads.index(l)] for l in gpus)

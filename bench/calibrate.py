@@ -1,0 +1,204 @@
+"""Fit the speed model's efficiency fractions and fixed costs on the public benchmarks.
+
+Usage: ``python bench/calibrate.py [--write]``. Rows chosen by ``speed_rows.is_set_aside``
+are never used here. The fit is a coordinate search: each parameter in turn tries a grid of
+multiples of its current value and keeps the one with the smallest sum of absolute log
+errors over the fitted rows, and the passes repeat until nothing improves. A parameter
+specific to one engine, vendor, architecture or segment is only fitted when at least
+``MIN_ROWS`` fitted rows depend on it, so thin data falls back to the general entry.
+With ``--write`` the result replaces ``src/rigtui/core/speed_calibration.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import pprint
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import speed_rows  # noqa: E402
+from rigtui.core import speed, speed_calibration  # noqa: E402
+
+MIN_ROWS = 4
+GRID = [0.5, 0.7, 0.8, 0.9, 0.95, 1.0, 1.05, 1.1, 1.25, 1.4, 2.0]
+PASSES = 4
+# Per-engine and per-device parameters; the rest are fitted once for every runtime ("*").
+DEVICE_FIELDS = ("bandwidth_efficiency", "compute_efficiency")
+ENGINE_FIELDS = (
+    "bandwidth_efficiency", "compute_efficiency", "quantized_bandwidth_factor", "quantized_compute_factor",
+    "token_overhead_ms", "layer_overhead_us", "hop_latency_us", "sync_latency_us",
+)
+# Link costs differ by vendor stack (CUDA peer copies against ROCm host staging).
+VENDOR_FIELDS = DEVICE_FIELDS + ("hop_latency_us", "sync_latency_us")
+GLOBAL_FIELDS = ("cpu_bandwidth_efficiency",)
+# Fractions of a peak figure cannot pass 1.
+CAPPED = {"bandwidth_efficiency": 1.0, "compute_efficiency": 1.0, "cpu_bandwidth_efficiency": 1.0}
+SPREAD_QUANTILES = (0.05, 0.95)
+
+
+def _device_keys(case: speed_rows.Case) -> set[str]:
+    keys: set[str] = set()
+    engine = case.decode_workload.runtime.engine
+    for gpu in case.rig.gpus:
+        keys.update(speed.calibration_keys(engine, gpu.spec.vendor, gpu.spec.architecture, gpu.spec.segment))
+    return keys
+
+
+def _loss(cases: list[speed_rows.Case]) -> float:
+    total = 0.0
+    for case in cases:
+        decode, prefill = case.predict()
+        if case.measured_decode:
+            total += abs(math.log(decode.decode.expected / case.measured_decode))
+        if case.measured_prefill:
+            total += abs(math.log(prefill.prefill.expected / case.measured_prefill))
+    return total
+
+
+def _set(key: str, field: str, value: float) -> None:
+    speed_calibration.CALIBRATION.setdefault(key, {})[field] = value
+    speed.calibration_for.cache_clear()
+
+
+def _current(key: str, field: str) -> float:
+    for candidate in (key, key.rsplit("/", 1)[0] if "/" in key else "*", "*"):
+        if field in speed_calibration.CALIBRATION.get(candidate, {}):
+            return speed_calibration.CALIBRATION[candidate][field]
+    parts = key.split("/")
+    for end in range(len(parts), 0, -1):
+        entry = speed_calibration.CALIBRATION.get("/".join(parts[:end]), {})
+        if field in entry:
+            return entry[field]
+    return speed_calibration.CALIBRATION["*"][field]
+
+
+def _parameters(cases: list[speed_rows.Case]) -> list[tuple[str, str, list[speed_rows.Case]]]:
+    """List (key, field, rows that depend on it) for every parameter with enough rows."""
+    parameters = [("*", field, cases) for field in GLOBAL_FIELDS]
+    keys: dict[str, list[speed_rows.Case]] = {}
+    for case in cases:
+        for key in _device_keys(case):
+            keys.setdefault(key, []).append(case)
+    for key, rows in sorted(keys.items()):
+        if key == "*" or len(rows) < MIN_ROWS:
+            continue
+        depth = key.count("/")
+        fields = ENGINE_FIELDS if depth == 0 else VENDOR_FIELDS if depth == 1 else DEVICE_FIELDS
+        for field in fields:
+            if field.startswith("compute") or field == "quantized_compute_factor":
+                relevant = [c for c in rows if c.measured_prefill]
+            elif field in ("hop_latency_us", "sync_latency_us"):
+                relevant = [c for c in rows if c.multi]
+            else:
+                relevant = [c for c in rows if c.measured_decode]
+            if len(relevant) >= MIN_ROWS:
+                parameters.append((key, field, rows))
+    return parameters
+
+
+def fit(cases: list[speed_rows.Case], verbose: bool = True) -> None:
+    parameters = _parameters(cases)
+    best = _loss(cases)
+    for number in range(PASSES):
+        improved = False
+        for key, field, rows in parameters:
+            start = _current(key, field)
+            row_best, choice = _loss(rows), start
+            for factor in GRID:
+                value = start * factor
+                if field in CAPPED:
+                    value = min(value, CAPPED[field])
+                _set(key, field, value)
+                loss = _loss(rows)
+                if loss < row_best - 1e-9:
+                    row_best, choice = loss, value
+            _set(key, field, choice)
+            improved |= choice != start
+        new_best = _loss(cases)
+        if verbose:
+            print(f"pass {number + 1}: sum of absolute log errors {best:.2f} -> {new_best:.2f}")
+        best = new_best
+        if not improved:
+            break
+
+
+def spreads(cases: list[speed_rows.Case]) -> dict[str, dict[str, tuple[float, float]]]:
+    """Quantiles of log(measured / predicted) on the fitted rows, by kind and single or multi device."""
+    residuals: dict[tuple[str, str], list[float]] = {}
+    for case in cases:
+        decode, prefill = case.predict()
+        group = "multi" if case.multi else "single"
+        if case.measured_decode:
+            residuals.setdefault(("decode", group), []).append(math.log(case.measured_decode / decode.decode.expected))
+        if case.measured_prefill:
+            residuals.setdefault(("prefill", group), []).append(math.log(case.measured_prefill / prefill.prefill.expected))
+    result: dict[str, dict[str, tuple[float, float]]] = {"decode": {}, "prefill": {}}
+    for (kind, group), values in residuals.items():
+        low = min(speed_rows.quantile(values, SPREAD_QUANTILES[0]), -0.05)
+        high = max(speed_rows.quantile(values, SPREAD_QUANTILES[1]), 0.05)
+        result[kind][group] = (round(low, 3), round(high, 3))
+    for kind in result:
+        result[kind].setdefault("single", (-0.2, 0.2))
+        result[kind].setdefault("multi", result[kind]["single"])
+    return result
+
+
+_HEADER = '''"""Fitted constants of the speed model.
+
+Produced by ``bench/calibrate.py --write`` from the public measurements in
+``tests/data/speed_benchmarks.csv`` (set-aside rows excluded); rerun that script to
+regenerate this file instead of editing the numbers by hand. Keys run from general to
+specific: "*" (every runtime), then an engine ("llama.cpp"), then engine/vendor
+("llama.cpp/nvidia"), engine/vendor/architecture ("llama.cpp/nvidia/Ada Lovelace") and
+engine/vendor/architecture/segment. The speed model merges the entries that match a
+device, the most specific last.
+"""
+
+from __future__ import annotations
+
+'''
+
+
+def write(path: Path) -> None:
+    calibration = {
+        key: {field: round(value, 4) for field, value in sorted(entry.items())}
+        for key, entry in sorted(speed_calibration.CALIBRATION.items())
+    }
+    text = _HEADER
+    text += "CALIBRATION: dict[str, dict[str, float]] = " + pprint.pformat(calibration, width=100, sort_dicts=False) + "\n\n"
+    text += (
+        "# Quantiles (5th and 95th) of log(measured / predicted) speed on the fitted rows: the\n"
+        "# range an estimate spans. Keys: \"decode\" or \"prefill\", then \"single\" or \"multi\".\n"
+    )
+    text += "SPREAD: dict[str, dict[str, tuple[float, float]]] = " + pprint.pformat(speed_calibration.SPREAD, width=100) + "\n"
+    path.write_text(text)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--write", action="store_true", help="overwrite src/rigtui/core/speed_calibration.py")
+    args = parser.parse_args()
+
+    cases, problems = speed_rows.build_cases()
+    for problem in problems:
+        print(f"skipped {problem}")
+    fitted = [c for c in cases if not c.set_aside]
+    print(f"{len(cases)} usable rows, {len(fitted)} fitted, {len(cases) - len(fitted)} set aside")
+    fit(fitted)
+    fitted_spreads = spreads(fitted)
+    speed_calibration.SPREAD.clear()
+    speed_calibration.SPREAD.update(fitted_spreads)
+    pprint.pprint(speed_calibration.CALIBRATION, width=100)
+    pprint.pprint(speed_calibration.SPREAD)
+    if args.write:
+        target = speed_rows.ROOT / "src" / "rigtui" / "core" / "speed_calibration.py"
+        write(target)
+        print(f"wrote {target}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,173 @@
+"""Public speed measurements as speed-model inputs: shared by calibrate.py, accuracy.py and the tests.
+
+Each row of ``tests/data/speed_benchmarks.csv`` names a rig (catalog GPU ids joined by "+"),
+a runtime, split, model and quantization, and the measured decode (tg) and prefill (pp)
+tokens/s. This module turns a row into the ``Rig``, ``Workload`` and ``FitResult`` that
+``estimate_speed`` reads, using the bundled catalog for every figure.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import math
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+
+from rigtui.catalog import load_catalog
+from rigtui.core.catalog import Catalog
+from rigtui.core.results import DeviceUsage, FitResult
+from rigtui.core.rig import Rig, RigGpu, Workload
+from rigtui.core.speed import SpeedEstimate, estimate_speed
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCHMARKS = ROOT / "tests" / "data" / "speed_benchmarks.csv"
+
+# The runtime each row's kernels came from, when its catalog entry lacks one (MLC LLM's
+# engine is its own).
+_SPLITS_SHARING_EVERY_LAYER = ("row", "tensor", "tensor-parallel")
+
+
+def is_set_aside(row: dict[str, str]) -> bool:
+    """Return True for the one row in five kept out of the fit.
+
+    The rule hashes the row's source, GPUs and model, so it never looks at the measured
+    values, and every row of one rig and model lands on the same side.
+    """
+    key = f"{row['source']}|{row['gpus']}|{row['model']}".encode()
+    return int(hashlib.sha256(key).hexdigest(), 16) % 5 == 0
+
+
+@dataclass
+class Case:
+    """One benchmark row ready for the speed model."""
+
+    row: dict[str, str]
+    rig: Rig
+    decode_workload: Workload
+    prefill_workload: Workload
+    result: FitResult
+    set_aside: bool
+
+    @property
+    def multi(self) -> bool:
+        return len(self.rig.gpus) > 1 or any(d.kind == "cpu" and (d.layers or d.expert_layers) for d in self.result.devices)
+
+    @property
+    def measured_decode(self) -> float | None:
+        return _number(self.row["tg_tokens_per_s"])
+
+    @property
+    def measured_prefill(self) -> float | None:
+        return _number(self.row["pp_tokens_per_s"])
+
+    def predict(self) -> tuple[SpeedEstimate, SpeedEstimate]:
+        """Estimate with the decode workload and with the prefill workload."""
+        return (
+            estimate_speed(self.rig, self.decode_workload, self.result),
+            estimate_speed(self.rig, self.prefill_workload, self.result),
+        )
+
+
+def _number(text: str) -> float | None:
+    text = (text or "").strip()
+    return float(text) if text else None
+
+
+def read_rows(path: Path = BENCHMARKS) -> list[dict[str, str]]:
+    with path.open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def build_cases(catalog: Catalog | None = None, path: Path = BENCHMARKS) -> tuple[list[Case], list[str]]:
+    """Turn every row into a Case; return the cases and one line per row that could not be used."""
+    catalog = catalog or load_catalog()
+    cases: list[Case] = []
+    problems: list[str] = []
+    for number, row in enumerate(read_rows(path), start=2):
+        try:
+            cases.append(_case(catalog, row))
+        except LookupError as error:
+            problems.append(f"line {number}: {error}")
+    return cases, problems
+
+
+def _case(catalog: Catalog, row: dict[str, str]) -> Case:
+    specs = [catalog.gpu(name) for name in row["gpus"].split("+")]
+    model = catalog.model(row["model"])
+    quant = catalog.quant(row["quant"])
+    runtime = catalog.runtime(row["runtime"])
+    os_spec = catalog.os("linux")
+
+    gpus = tuple(RigGpu(spec=spec, pcie_gen=spec.pcie_gen, pcie_lanes=spec.pcie_lanes) for spec in specs)
+    pairs = frozenset((i, i + 1) for i in range(0, len(gpus) - 1, 2)) if row["interconnect"] == "nvlink" else frozenset()
+    ram_gbs = _number(row["cpu_ram_gbs"])
+    rig = Rig(gpus=gpus, os=os_spec, nvlink_pairs=pairs, **({"cpu_ram_bandwidth_gbs": ram_gbs} if ram_gbs else {}))
+
+    depth = int(row["depth"] or 0)
+    generated = int(row["gen_tokens"] or 0)
+    prompt = int(row["prompt"] or 512)
+    ubatch = int(row["ubatch"] or 512)
+    split = row["split"]
+    # A generation run averages the per-token time over its depths, and time grows linearly
+    # with depth, so the mean depth gives the mean time.
+    decode = Workload(model=model, quant=quant, runtime=runtime, split=split, depth=depth + generated // 2,
+                      prompt=prompt, ubatch=ubatch, context=max(depth + generated + prompt, 512))
+    prefill = Workload(model=model, quant=quant, runtime=runtime, split=split, depth=depth, prompt=prompt,
+                       ubatch=ubatch, context=max(depth + generated + prompt, 512))
+    cpu_moe = int(row["n_cpu_moe"] or 0)
+    result = simple_placement(rig, split, model.n_layers, cpu_moe, runtime.id, quant.id, decode.context)
+    return Case(row=row, rig=rig, decode_workload=decode, prefill_workload=prefill, result=result, set_aside=is_set_aside(row))
+
+
+def simple_placement(rig: Rig, split: str, n_layers: int, cpu_expert_layers: int, runtime: str, quant: str,
+                     context: int) -> FitResult:
+    """Place every layer on the rig's GPUs as the benchmark runs did.
+
+    Layer and pipeline splits give each GPU a block of layers in proportion to its memory
+    (llama.cpp's default without --tensor-split) with the output layer on the last GPU; row
+    split and tensor parallel give every GPU a share of every layer, in proportion to memory
+    (llama.cpp row split) which is an even split on the equal cards these rows use (vLLM, MLC).
+    Weights and KV bytes are left at zero, so the speed model sizes them from the catalog's
+    parameter counts and the quantization's bits per weight.
+    """
+    memory = [g.spec.memory_bytes for g in rig.gpus]
+    shares = [m / sum(memory) for m in memory]
+    devices: list[DeviceUsage] = []
+    first = 0
+    for index, gpu in enumerate(rig.gpus):
+        if split in _SPLITS_SHARING_EVERY_LAYER or len(rig.gpus) == 1:
+            layers, first_layer, output = n_layers, 0, True
+        else:
+            end = n_layers if index == len(rig.gpus) - 1 else round(n_layers * sum(shares[: index + 1]))
+            layers, first_layer, output = end - first, first, index == len(rig.gpus) - 1
+            first = end
+        devices.append(DeviceUsage(name=f"GPU{index} {gpu.name}", kind="gpu", index=index,
+                                   capacity_bytes=gpu.spec.memory_bytes, layers=layers,
+                                   first_layer=first_layer, holds_output=output))
+    if cpu_expert_layers:
+        devices.insert(0, DeviceUsage(name="CPU", kind="cpu", index=None, capacity_bytes=rig.cpu_ram_bytes,
+                                      expert_layers=cpu_expert_layers))
+    return FitResult(fits=True, split=split if len(rig.gpus) > 1 else "single", runtime=runtime, quant=quant,
+                     context=context, kv_cache="f16", devices=tuple(devices))
+
+
+# --- error summaries ---------------------------------------------------------------------------
+
+
+def percent_error(predicted: float, measured: float) -> float:
+    return abs(predicted - measured) / measured * 100.0
+
+
+def quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return math.nan
+    position = (len(ordered) - 1) * q
+    low, high = math.floor(position), math.ceil(position)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else math.nan
