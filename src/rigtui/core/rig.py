@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from rigtui.core.specs import GpuSpec, ModelSpec, OsSpec, QuantSpec, RuntimeSpec
+from rigtui.core.specs import GgmlType, GpuSpec, ModelSpec, OsSpec, QuantSpec, RuntimeSpec
 
 GIB = 1 << 30
 MIB = 1 << 20
@@ -115,4 +115,10 @@ class Workload:
     """Bits per weight for formats the user sizes freely (EXL2/EXL3)."""
     parallel: int = 1
     """Concurrent sequences sharing the KV cache."""
+    projector_bytes: int | None = None
+    """Vision projector (mmproj) weights when the model is run with images; None: none loaded."""
+    projector_graph_bytes: int | None = None
+    """Compute graph of the vision projector, bytes, when known (Ollama reports it)."""
+    ggml_types: dict[str, GgmlType] = field(default_factory=dict, compare=False, hash=False)
+    """GGML tensor types from the catalog, which size GGUF weights and quantized KV caches."""
     extra: dict[str, str] = field(default_factory=dict)

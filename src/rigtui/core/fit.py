@@ -1,0 +1,548 @@
+"""Does a workload fit a rig, split how, and how fast: the public entry points of the core.
+
+``fit`` tries every split strategy the runtime supports and returns the fastest placement
+that fits, with the others as alternatives. ``plan`` answers for one strategy. For llama.cpp's
+layer split the core chooses the ``--tensor-split`` ratios itself: each card takes whole,
+contiguous layers, the fastest card is filled first, and every subset of the cards is tried,
+so leaving a slow card out is found when it is faster.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import replace
+
+from rigtui.core import memory, placement as pl
+from rigtui.core.launch import launch_values, render_launch
+from rigtui.core.results import FitResult, Warning_
+from rigtui.core.rig import GIB, Rig, Workload
+from rigtui.core.specs import GgmlType, ModelSpec, QuantSpec
+from rigtui.core.speed import estimate_speed
+
+__all__ = ["fit", "plan", "max_context", "best_quant", "model_file_bytes", "STRATEGIES"]
+
+# Strategies fit() compares under split "auto", in the order ties are broken.
+STRATEGIES = ("layer", "row", "tensor", "tensor-parallel", "pipeline-parallel")
+# More GPUs than this and only prefixes of the cards sorted by bandwidth are tried as subsets.
+_MAX_SUBSET_GPUS = 6
+
+
+def model_file_bytes(model: ModelSpec, quant: QuantSpec, ggml_types: dict[str, GgmlType], bpw: float | None = None) -> int:
+    """Predict the weight file size of a model at a quantization, from per-tensor types."""
+    return memory.model_file_bytes(model, quant, ggml_types, bpw)
+
+
+def _is_ollama(workload: Workload) -> bool:
+    return workload.runtime.id == "ollama" or workload.runtime.engine == "ollama"
+
+
+def supported_splits(rig: Rig, workload: Workload) -> list[str]:
+    """Strategies the runtime offers on this rig, in STRATEGIES order ('single' for one GPU)."""
+    offered = set(workload.runtime.split_strategies)
+    if len(rig.gpus) <= 1:
+        return ["single"]
+    return [s for s in STRATEGIES if s in offered]
+
+
+def fit(rig: Rig, workload: Workload) -> FitResult:
+    """Place a workload on a rig; with split 'auto', the fastest supported strategy that fits.
+
+    The chosen result lists the other strategies' results in ``alternatives``.
+    """
+    if workload.split != "auto":
+        return plan(rig, workload, workload.split)
+    splits = supported_splits(rig, workload)
+    if not splits:
+        raise ValueError(f"{workload.runtime.name} offers no multi-GPU split strategy; pick one GPU or another runtime")
+    results = [plan(rig, workload, split) for split in splits]
+    best = max(results, key=_rank)
+    others = tuple(r for r in results if r is not best)
+    if others:
+        notes = best.notes + (_why_chosen(best, others),)
+        best = replace(best, alternatives=others, notes=notes)
+    return best
+
+
+def _rank(result: FitResult) -> tuple[int, int, float, int]:
+    on_gpu = 0 if any(w.code in ("cpu-offload", "expert-offload") for w in result.warnings) else 1
+    decode = result.decode.expected if result.decode else 0.0
+    return (int(result.fits), on_gpu, decode, -STRATEGIES.index(result.split) if result.split in STRATEGIES else 0)
+
+
+def _why_chosen(best: FitResult, others: tuple[FitResult, ...]) -> str:
+    parts = []
+    for other in others:
+        if not other.fits:
+            parts.append(f"{other.split}: does not fit")
+        elif other.decode and best.decode:
+            parts.append(f"{other.split}: {other.decode.expected:.1f} tok/s")
+    speed = f" at {best.decode.expected:.1f} tok/s" if best.decode else ""
+    return f"Chose {best.split} split{speed}; others: " + ("; ".join(parts) or "none")
+
+
+def plan(rig: Rig, workload: Workload, split: str) -> FitResult:
+    """Place a workload with one split strategy, choosing that strategy's ratios and offload."""
+    if split == "auto":
+        return fit(rig, workload)
+    placement, extra_notes = _place(rig, workload, split, for_speed=True)
+    result = _to_result(rig, workload, placement)
+    context = max_context_for(rig, workload, split, placement) if result.fits else None
+    notes = result.notes + tuple(extra_notes)
+    return replace(result, max_context=context, notes=notes)
+
+
+# --- choosing a placement -------------------------------------------------------------------
+
+
+def _place(rig: Rig, workload: Workload, split: str, for_speed: bool) -> tuple[pl.Placement, list[str]]:
+    engine = workload.runtime.engine
+    gpus = tuple(range(len(rig.gpus)))
+    if not gpus:
+        return _cpu_only(rig, workload), []
+    if split in ("single", "layer") and _is_ollama(workload):
+        order = sorted(gpus, key=lambda i: pl.gpu_free_bytes(rig, i), reverse=True)
+        return pl.build_ollama(rig, workload, order), []
+    if engine in ("vllm", "sglang", "tensorrt-llm", "mlc-llm") and split in ("single", "tensor-parallel"):
+        chosen = gpus if split == "tensor-parallel" else (max(gpus, key=lambda i: pl.gpu_capacity(rig, i, workload)),)
+        placement = pl.build_tensor_parallel(rig, workload, chosen)
+        placement.split = "tensor-parallel" if len(chosen) > 1 else "single"
+        return placement, []
+    if split == "tensor-parallel":
+        return pl.build_tensor_parallel(rig, workload, gpus), []
+    if split == "pipeline-parallel":
+        return pl.build_pipeline_parallel(rig, workload, gpus), []
+    if split in ("row", "tensor"):
+        ratios = list(workload.tensor_split) if workload.tensor_split else None
+        if ratios is None:
+            # Row split defaults to free memory like layer split; tensor split divides evenly.
+            ratios = [round(pl.gpu_free_bytes(rig, i) / GIB, 1) for i in gpus] if split == "row" else [1.0] * len(gpus)
+        return pl.build_row_or_tensor_split(rig, workload, gpus, ratios, split), []
+    if split == "single":
+        best = max(gpus, key=lambda i: (pl.gpu_capacity(rig, i, workload), rig.gpus[i].spec.bandwidth_gbs))
+        placement, notes = _layer_split(rig, workload, for_speed, (best,))
+        placement.split = "single"
+        return placement, notes
+    return _layer_split(rig, workload, for_speed, gpus)
+
+
+def _cpu_only(rig: Rig, workload: Workload) -> pl.Placement:
+    placement = pl.build_layer_split(rig, workload, pl.LayerPlan((), ()))
+    placement.split = "single"
+    return placement
+
+
+def _layer_split(rig: Rig, workload: Workload, for_speed: bool, gpus: tuple[int, ...]) -> tuple[pl.Placement, list[str]]:
+    notes: list[str] = []
+    if workload.tensor_split:
+        if len(workload.tensor_split) != len(gpus):
+            raise ValueError(f"--tensor-split has {len(workload.tensor_split)} values for {len(gpus)} GPUs; give one per GPU")
+        ngl = workload.n_gpu_layers if workload.n_gpu_layers is not None else workload.model.n_layers + 1
+        placement = _build_with_ratios(rig, workload, gpus, list(workload.tensor_split), ngl)
+        return placement, ["Uses the --tensor-split ratios given."]
+    candidates = _layer_candidates(rig, workload, gpus)
+    fitting = [c for c in candidates if c.fits]
+    if not fitting:
+        # Report the placement over every card, which is short by the least.
+        best = max(candidates, key=lambda c: min(d.free_bytes for d in c.devices))
+        return best, notes
+    if not for_speed or len(fitting) == 1:
+        return fitting[0], notes
+    scored = [(c, _decode_speed(rig, workload, c)) for c in fitting]
+    best, best_speed = max(scored, key=lambda item: (item[1], len(item[0].gpu_indexes)))
+    everything = next((s for c, s in scored if len(c.gpu_indexes) == len(gpus) and c.n_gpu_layers == workload.model.n_layers + 1), None)
+    if len(best.gpu_indexes) < len(gpus):
+        left_out = [rig.gpus[i].name for i in gpus if i not in best.gpu_indexes]
+        comparison = f" ({best_speed:.1f} tok/s against {everything:.1f} with every card)" if everything else ""
+        code = "single-card-faster" if len(best.gpu_indexes) == 1 else "slower-card-left-out"
+        best.warnings.append(
+            Warning_(code, f"Leaving {', '.join(left_out)} out is faster{comparison}: under layer split the cards take turns, so a slower card only adds time.")
+        )
+    default = _default_ratio_note(rig, workload, gpus)
+    if default:
+        notes.append(default)
+    return best, notes
+
+
+def _build_with_ratios(rig: Rig, workload: Workload, gpus: tuple[int, ...], ratios: list[float], ngl: int) -> pl.Placement:
+    n_layer = workload.model.n_layers
+    slots = pl.llamacpp_layer_devices(n_layer, ngl, ratios)
+    counts = [sum(1 for s in slots[:n_layer] if s == k) for k in range(len(gpus))]
+    plan_ = pl.LayerPlan(gpus, tuple(counts), workload.n_cpu_moe or 0)
+    return pl.build_layer_split(rig, workload, plan_, ratios=ratios)
+
+
+def _default_ratio_note(rig: Rig, workload: Workload, gpus: tuple[int, ...]) -> str | None:
+    """Describe llama.cpp's own split (by free memory) for comparison."""
+    if len(gpus) < 2:
+        return None
+    ratios = [pl.gpu_free_bytes(rig, i) / GIB for i in gpus]
+    default = _build_with_ratios(rig, workload, gpus, ratios, workload.model.n_layers + 1)
+    shown = ",".join(f"{r:.0f}" for r in ratios)
+    if default.fits:
+        return f"llama.cpp's default split by free memory (-ts {shown}) also fits."
+    name, short = default.short()
+    return f"llama.cpp's default split by free memory (-ts {shown}) runs {name} out of memory by {short / GIB:.2f} GiB."
+
+
+def _subsets(rig: Rig, gpus: tuple[int, ...]) -> list[tuple[int, ...]]:
+    if len(gpus) <= _MAX_SUBSET_GPUS:
+        found = []
+        for size in range(len(gpus), 0, -1):
+            found.extend(itertools.combinations(gpus, size))
+        return found
+    by_speed = sorted(gpus, key=lambda i: rig.gpus[i].spec.bandwidth_gbs, reverse=True)
+    return [tuple(sorted(by_speed[:k])) for k in range(len(gpus), 0, -1)]
+
+
+def _layer_candidates(rig: Rig, workload: Workload, gpus: tuple[int, ...]) -> list[pl.Placement]:
+    model = workload.model
+    offered = set(workload.runtime.split_strategies)
+    allow_cpu = "cpu-offload" in offered and workload.runtime.engine in pl.LLAMACPP_ENGINES
+    allow_experts = model.is_moe and "expert-offload" in offered and workload.runtime.engine in pl.LLAMACPP_ENGINES
+    out: list[pl.Placement] = []
+    for subset in _subsets(rig, gpus):
+        full = _fill(rig, workload, subset, n_cpu_moe=workload.n_cpu_moe or 0)
+        if full is not None:
+            out.append(full)
+            continue
+        if allow_experts and workload.n_cpu_moe is None:
+            moe = _least_expert_offload(rig, workload, subset)
+            if moe is not None:
+                out.append(moe)
+                continue
+        if allow_cpu:
+            out.append(_partial(rig, workload, subset))
+    if not out:
+        out.append(_build_with_ratios(rig, workload, gpus, [float(pl.gpu_free_bytes(rig, i)) or 1.0 for i in gpus], model.n_layers + 1))
+    for placement in out:
+        _annotate_offload(workload, placement)
+    return out
+
+
+def _gpu_fits(placement: pl.Placement) -> bool:
+    return all(d.fits for d in placement.devices if d.kind == "gpu")
+
+
+def _fill(rig: Rig, workload: Workload, subset: tuple[int, ...], n_cpu_moe: int) -> pl.Placement | None:
+    """Put every layer on the subset's GPUs, fastest card fullest; None when they cannot hold it."""
+    n_layer = workload.model.n_layers
+    counts = _contiguous_counts(rig, workload, subset, n_cpu_moe)
+    if sum(counts) < n_layer:
+        return None
+    placement = pl.build_layer_split(rig, workload, pl.LayerPlan(subset, tuple(counts), n_cpu_moe))
+    placement = _repair(rig, workload, subset, counts, n_cpu_moe, placement, allow_cpu=False)
+    if placement is None:
+        return None
+    return _rebalance_for_speed(rig, workload, subset, list(_counts_of(placement, subset)), n_cpu_moe, placement)
+
+
+def _contiguous_counts(rig: Rig, workload: Workload, subset: tuple[int, ...], n_cpu_moe: int) -> list[int]:
+    """Fill the subset's GPUs in slot order with whole layers until each is full."""
+    model = workload.model
+    weights = memory.model_weights(model, workload.quant, workload.ggml_types, workload.bpw)
+    shape = memory.llamacpp_compute_shape(model, workload.context, workload.ubatch, workload.flash_attn)
+    overhead = workload.runtime.per_gpu_overhead_mib * (1 << 20)
+    costs = []
+    for il, layer in enumerate(weights.layers):
+        kv = memory.kv_layer_bytes(model, il, workload.context, workload.kv_cache, workload.ggml_types, workload.ubatch, workload.parallel)
+        body = layer.dense_bytes if il < n_cpu_moe else layer.total_bytes
+        costs.append(body + kv)
+    counts = []
+    cursor = 0
+    for slot, gpu in enumerate(subset):
+        last = slot == len(subset) - 1
+        room = pl.gpu_capacity(rig, gpu, workload) - overhead
+        room -= memory.llamacpp_compute_bytes(shape, last, True)
+        if last:
+            room -= weights.output_bytes
+        taken = 0
+        while cursor < len(costs) and room >= costs[cursor]:
+            room -= costs[cursor]
+            cursor += 1
+            taken += 1
+        counts.append(taken)
+    return counts
+
+
+def _counts_of(placement: pl.Placement, subset: tuple[int, ...]) -> tuple[int, ...]:
+    by_index = {d.index: d.layers for d in placement.devices if d.kind == "gpu"}
+    return tuple(by_index.get(i, 0) for i in subset)
+
+
+def _repair(
+    rig: Rig, workload: Workload, subset: tuple[int, ...], counts: list[int], n_cpu_moe: int, placement: pl.Placement, allow_cpu: bool
+) -> pl.Placement | None:
+    """Move layers off GPUs the estimate overfilled, to a GPU with room or (if allowed) the CPU."""
+    for _ in range(workload.model.n_layers + 1):
+        if _gpu_fits(placement):
+            return placement
+        gpu_devices = [d for d in placement.devices if d.kind == "gpu"]
+        over = next(d for d in gpu_devices if not d.fits)
+        slot = subset.index(over.index)
+        if counts[slot] == 0:
+            return None
+        counts[slot] -= 1
+        roomy = [d for d in gpu_devices if d.fits and d.index != over.index]
+        if roomy:
+            target = max(roomy, key=lambda d: d.free_bytes)
+            counts[subset.index(target.index)] += 1
+        elif not allow_cpu:
+            return None
+        placement = pl.build_layer_split(rig, workload, pl.LayerPlan(subset, tuple(counts), n_cpu_moe))
+    return placement if _gpu_fits(placement) else None
+
+
+def _rebalance_for_speed(
+    rig: Rig, workload: Workload, subset: tuple[int, ...], counts: list[int], n_cpu_moe: int, placement: pl.Placement
+) -> pl.Placement:
+    """Move layers from slower to faster cards while everything still fits.
+
+    Under layer split one sequence passes through the cards in turn, so each layer costs its
+    bytes over its card's bandwidth; a layer on a faster card is always quicker.
+    """
+    if len(subset) < 2:
+        return placement
+    bandwidth = {i: rig.gpus[i].spec.bandwidth_gbs for i in subset}
+    for _ in range(workload.model.n_layers):
+        moved = False
+        for fast in sorted(subset, key=lambda i: bandwidth[i], reverse=True):
+            for slow in sorted(subset, key=lambda i: bandwidth[i]):
+                if bandwidth[slow] >= bandwidth[fast] or counts[subset.index(slow)] == 0:
+                    continue
+                trial = list(counts)
+                trial[subset.index(slow)] -= 1
+                trial[subset.index(fast)] += 1
+                candidate = pl.build_layer_split(rig, workload, pl.LayerPlan(subset, tuple(trial), n_cpu_moe))
+                if _gpu_fits(candidate):
+                    counts, placement, moved = trial, candidate, True
+                    break
+            if moved:
+                break
+        if not moved:
+            return placement
+    return placement
+
+
+def _least_expert_offload(rig: Rig, workload: Workload, subset: tuple[int, ...]) -> pl.Placement | None:
+    """Keep the experts of the fewest leading layers in CPU RAM so that the rest fits (--n-cpu-moe)."""
+    n_layer = workload.model.n_layers
+    if _fill(rig, workload, subset, n_layer) is None:
+        return None
+    low, high = 1, n_layer
+    while low < high:
+        mid = (low + high) // 2
+        if _fill(rig, workload, subset, mid) is not None:
+            high = mid
+        else:
+            low = mid + 1
+    return _fill(rig, workload, subset, low)
+
+
+def _partial(rig: Rig, workload: Workload, subset: tuple[int, ...]) -> pl.Placement:
+    """Offload as many of the last layers as fit (llama.cpp -ngl); the first layers run on the CPU."""
+    counts = _contiguous_counts(rig, workload, subset, 0)
+    placement = pl.build_layer_split(rig, workload, pl.LayerPlan(subset, tuple(counts)))
+    repaired = _repair(rig, workload, subset, list(counts), 0, placement, allow_cpu=True)
+    return repaired or placement
+
+
+def _annotate_offload(workload: Workload, placement: pl.Placement) -> None:
+    cpu = next(d for d in placement.devices if d.kind == "cpu")
+    n_layer = workload.model.n_layers
+    if cpu.layers:
+        placement.warnings.append(
+            Warning_(
+                "cpu-offload",
+                f"{cpu.layers} of {n_layer} layers stay in CPU RAM (-ngl {placement.n_gpu_layers}); decode runs at "
+                "system-memory speed for those layers.",
+            )
+        )
+    if cpu.expert_layers:
+        placement.warnings.append(
+            Warning_(
+                "expert-offload",
+                f"The experts of the first {cpu.expert_layers} layers stay in CPU RAM (--n-cpu-moe {cpu.expert_layers}), "
+                f"{cpu.weights_bytes / GIB:.1f} GiB of RAM in all; attention and the rest stay on the GPUs.",
+            )
+        )
+
+
+def _decode_speed(rig: Rig, workload: Workload, placement: pl.Placement) -> float:
+    result = _bare_result(workload, placement)
+    return estimate_speed(rig, workload, result).decode.expected
+
+
+# --- assembling the answer -------------------------------------------------------------------
+
+
+def _bare_result(workload: Workload, placement: pl.Placement) -> FitResult:
+    name, short = placement.short()
+    return FitResult(
+        fits=placement.fits,
+        split=placement.split,
+        runtime=workload.runtime.id,
+        quant=workload.quant.id,
+        context=workload.context,
+        kv_cache=workload.kv_cache,
+        devices=tuple(placement.devices),
+        tensor_split=placement.tensor_split,
+        short_device=name,
+        short_by_bytes=short,
+    )
+
+
+def _to_result(rig: Rig, workload: Workload, placement: pl.Placement) -> FitResult:
+    warnings = list(placement.warnings)
+    notes = list(placement.notes)
+    warnings.extend(_workload_warnings(rig, workload, placement))
+    base = _bare_result(workload, placement)
+    speed = estimate_speed(rig, workload, base)
+    notes.extend(speed.notes)
+    if not base.fits and base.short_device:
+        warnings.insert(
+            0,
+            Warning_(
+                "does-not-fit",
+                f"{base.short_device} is short by {base.short_by_bytes / GIB:.2f} GiB; try a smaller quantization, "
+                "a shorter context, a quantized KV cache or another split.",
+            ),
+        )
+    if placement.wasted_bytes:
+        notes.append(f"Unused on the larger card(s) under even sharding: {placement.wasted_bytes / GIB:.1f} GiB.")
+    if placement.kv_token_budget is not None:
+        notes.append(f"KV cache budget: {placement.kv_token_budget:,} tokens.")
+    launch = _launch(rig, workload, placement)
+    return replace(
+        base,
+        model_file_bytes=model_file_bytes(workload.model, workload.quant, workload.ggml_types, workload.bpw),
+        decode=speed.decode if base.devices else None,
+        prefill=speed.prefill if base.devices else None,
+        launch_command=launch,
+        warnings=tuple(_unique(warnings)),
+        notes=tuple(notes),
+    )
+
+
+def _unique(warnings: list[Warning_]) -> list[Warning_]:
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for w in warnings:
+        if (w.code, w.message) not in seen:
+            seen.add((w.code, w.message))
+            out.append(w)
+    return out
+
+
+def _workload_warnings(rig: Rig, workload: Workload, placement: pl.Placement) -> list[Warning_]:
+    out = []
+    kv = workload.kv_cache.lower()
+    if kv.startswith(("q", "iq")) and not workload.flash_attn and workload.runtime.engine in pl.LLAMACPP_ENGINES:
+        out.append(
+            Warning_("quantized-v-needs-flash-attn", f"A {workload.kv_cache} V cache needs flash attention in llama.cpp; turn --flash-attn on.")
+        )
+    if workload.quant.format not in workload.runtime.quant_formats:
+        out.append(
+            Warning_(
+                "runtime-quant-unsupported",
+                f"{workload.runtime.name} does not load {workload.quant.format.upper()} weights; pick one of "
+                f"{', '.join(workload.runtime.quant_formats)}.",
+            )
+        )
+    if workload.context > workload.model.max_context:
+        out.append(
+            Warning_("context-above-model-max", f"{workload.model.name} was trained for {workload.model.max_context:,} tokens; {workload.context:,} is beyond it.")
+        )
+    if rig.os.wddm and placement.fits:
+        out.append(
+            Warning_(
+                "windows-sysmem-fallback",
+                "On Windows the NVIDIA driver may spill to system RAM instead of failing when memory runs out, "
+                "which is much slower; the figures here assume it does not.",
+            )
+        )
+    return out
+
+
+def _launch(rig: Rig, workload: Workload, placement: pl.Placement) -> str | None:
+    template = workload.runtime.launch_template
+    if not template:
+        return None
+    gpu_util = pl.gpu_memory_utilization(workload) if workload.runtime.engine in ("vllm", "sglang", "tensorrt-llm") else None
+    max_len = workload.context
+    if placement.kv_token_budget is not None and placement.kv_token_budget < max_len:
+        max_len = max(placement.kv_token_budget // 256 * 256, 256)
+    tensor_split = placement.tensor_split
+    if placement.split == "layer" and placement.gpu_indexes and len(placement.gpu_indexes) > 1:
+        counts = [d.layers for d in placement.devices if d.kind == "gpu"]
+        if placement.n_gpu_layers == workload.model.n_layers + 1:
+            tensor_split = tuple(pl.ratios_for_counts(counts))
+        else:
+            tensor_split = tuple(float(c) for c in counts)
+    values = launch_values(
+        workload,
+        split=placement.split,
+        gpu_indexes=placement.gpu_indexes,
+        n_gpus=len(rig.gpus),
+        tensor_split=tensor_split,
+        n_gpu_layers=placement.n_gpu_layers if placement.n_gpu_layers is not None else None,
+        n_cpu_moe=placement.n_cpu_moe,
+        max_model_len=max_len,
+        gpu_util=gpu_util,
+    )
+    return render_launch(template, values)
+
+
+# --- context and quantization searches -------------------------------------------------------
+
+
+def max_context_for(rig: Rig, workload: Workload, split: str, chosen: pl.Placement) -> int | None:
+    """Largest context (a multiple of 256) the split fits without moving more weights to the CPU."""
+    if chosen.kv_token_budget is not None:
+        return min(chosen.kv_token_budget // 256 * 256, workload.model.max_context) or None
+    cpu = next((d for d in chosen.devices if d.kind == "cpu"), None)
+    cpu_layers = cpu.layers if cpu else 0
+    cpu_experts = cpu.expert_layers if cpu else 0
+
+    def fits_at(context: int) -> bool:
+        trial = replace(workload, context=context)
+        placement, _ = _place(rig, trial, split, for_speed=False)
+        cpu_now = next((d for d in placement.devices if d.kind == "cpu"), None)
+        if cpu_now and (cpu_now.layers > cpu_layers or cpu_now.expert_layers > cpu_experts):
+            return False
+        return placement.fits
+
+    step = 256
+    low, high = 1, workload.model.max_context // step
+    if not fits_at(low * step):
+        return None
+    if fits_at(high * step):
+        return high * step
+    while low < high - 1:
+        mid = (low + high) // 2
+        if fits_at(mid * step):
+            low = mid
+        else:
+            high = mid
+    return low * step
+
+
+def max_context(rig: Rig, workload: Workload) -> int | None:
+    """Largest context that fits with the split fit() chooses, or None when nothing fits."""
+    result = fit(rig, workload)
+    if result.fits and result.max_context is not None:
+        return result.max_context
+    return None
+
+
+def best_quant(rig: Rig, workload: Workload, quants: list[QuantSpec]) -> QuantSpec | None:
+    """The quantization with the most bits per weight that fits entirely on the GPUs.
+
+    Only formats the runtime loads are tried; EXL2/EXL3 count at their catalog bpw.
+    """
+    usable = [q for q in quants if q.format in workload.runtime.quant_formats]
+    for quant in sorted(usable, key=lambda q: q.bits_per_weight, reverse=True):
+        result = fit(rig, replace(workload, quant=quant))
+        offloaded = any(w.code in ("cpu-offload", "expert-offload") for w in result.warnings)
+        if result.fits and not offloaded:
+            return quant
+    return None
