@@ -77,6 +77,11 @@ class CoreService:
                 self._cache.popitem(last=False)
         return value
 
+    def peek_fit(self, rig: Rig, workload: Workload) -> FitResult | Failed | None:
+        """The cached placement for this workload, or None when it has not been computed yet."""
+        with self._lock:
+            return self._cache.get(("fit", rig_key(rig), workload_key(workload)))
+
     def has(self, name: str) -> bool:
         """True when ``rigtui.core.<name>`` exists."""
         return core_module(name) is not None

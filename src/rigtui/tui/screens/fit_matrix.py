@@ -1,7 +1,326 @@
-from textual.widgets import Footer, Header, Static
+"""The fit matrix: models against quantizations or context lengths, on the shared rig.
+
+Cells come from ``core.fit`` through the app's cache. A thread worker fills the cells that
+are not cached yet, row by row in display order, so the table paints at once and the
+visible rows fill first; filters, sorting and search only re-arrange cached answers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import DataTable, Footer, Header, Input, Label
+from textual.worker import get_current_worker
+
+from rigtui.core.rig import Workload
+from rigtui.core.specs import ModelSpec
+from rigtui.tui.compute import Failed
 from rigtui.tui.screens.base import ExplorerScreen
+from rigtui.tui.screens.settings import quant_choices
+from rigtui.tui.widgets.format import context_label, params_label, tokens
+from rigtui.tui.widgets.verdict import FIT_MARK, FIT_STYLE, fit_class
+
+CONTEXT_COLUMNS = (4096, 8192, 16384, 32768, 65536, 131072)
+# When a runtime loads many GGUF types, the matrix shows this ladder (plus the selected quant)
+# instead of every type: one column per common size step.
+GGUF_LADDER = ("F16", "Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "IQ4_XS", "Q3_K_M", "IQ3_XXS", "Q2_K", "IQ2_XXS")
+MAX_QUANT_COLUMNS = 10
+SIZE_FILTERS: tuple[tuple[str, float, float], ...] = (
+    ("all sizes", 0, float("inf")),
+    ("< 10B", 0, 10e9),
+    ("10–40B", 10e9, 40e9),
+    ("40–100B", 40e9, 100e9),
+    ("> 100B", 100e9, float("inf")),
+)
+MOE_FILTERS = ("MoE and dense", "MoE only", "dense only")
+SORTS = ("name", "speed", "size")
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    label: str
+    quant: str
+    context: int
+
+
+class MatrixTable(DataTable[Any]):
+    """The matrix itself; enter opens the cell's detail."""
+
+    BINDINGS = [
+        Binding("enter", "screen.open_detail", "Detail", id="open-detail", tooltip="Placement, speed and command"),
+        Binding("space", "screen.use_cell", "Use", id="use-cell", tooltip="Use this model and column everywhere"),
+    ]
+
+
 class FitMatrixScreen(ExplorerScreen):
-    def compose(self):
+    """Which models fit this rig at each quantization or context, and how fast they decode."""
+
+    HELP_TITLE = "Fit matrix"
+    HELP = (
+        "✔ fits on the GPUs, ◐ fits with CPU or MoE-expert offload, ✘ does not fit; the number is the "
+        "expected decode speed in tokens/s. Columns are quantizations at the selected context, or "
+        "context lengths at the selected quantization."
+    )
+    BINDINGS = [
+        Binding("slash", "search", "Search", id="matrix-search", tooltip="Filter models by name"),
+        Binding("escape", "clear_search", "Clear", id="matrix-clear", tooltip="Clear the search", show=False),
+        Binding("c", "toggle_columns", "Columns", id="toggle-columns", tooltip="Quantizations or context lengths"),
+        Binding("f", "cycle_family", "Family", id="cycle-family", tooltip="Filter by model family"),
+        Binding("z", "cycle_size", "Size", id="cycle-size", tooltip="Filter by parameter count"),
+        Binding("m", "cycle_moe", "MoE", id="cycle-moe", tooltip="MoE models, dense models or both"),
+        Binding("o", "cycle_sort", "Sort", id="cycle-sort", tooltip="Sort by name, speed or size"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.columns_by_context = False
+        self.family: str | None = None
+        self.size_filter = 0
+        self.moe_filter = 0
+        self.sort = 0
+        self.search = ""
+        self.rows: list[ModelSpec] = []
+        self.columns: list[Column] = []
+
+    def compose(self) -> ComposeResult:
         yield Header(icon="*")
-        yield Static("todo")
+        yield Label("", id="matrix-status", markup=False)
+        yield Input(placeholder="search models: type, enter keeps, esc clears", id="matrix-search")
+        yield MatrixTable(id="matrix", cursor_type="cell", zebra_stripes=True)
+        yield Label("✔ fits on GPUs  ◐ fits with offload  ✘ does not fit  · number: decode tok/s",
+                    id="matrix-legend", markup=False)
         yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one(MatrixTable).focus()
+
+    # --- model and column selection ----------------------------------------------------------
+
+    def _columns(self) -> list[Column]:
+        app = self.rig_app
+        settings = app.state.settings
+        if self.columns_by_context:
+            quant = app.catalog.quants[settings.quant]
+            return [Column(f"ctx-{c}", context_label(c), quant.id, c) for c in CONTEXT_COLUMNS]
+        runtime = app.catalog.runtimes[settings.runtime]
+        quants = quant_choices(app, runtime)
+        if len(quants) > MAX_QUANT_COLUMNS:
+            keep = set(GGUF_LADDER) | {settings.quant}
+            quants = [q for q in quants if q.id in keep] or quants[:MAX_QUANT_COLUMNS]
+        return [Column(f"q-{q.id}", q.name, q.id, settings.context) for q in quants]
+
+    def _models(self) -> list[ModelSpec]:
+        models = list(self.rig_app.catalog.models.values())
+        _, low, high = SIZE_FILTERS[self.size_filter]
+        models = [m for m in models if low <= m.params_total < high]
+        if self.family:
+            models = [m for m in models if m.family == self.family]
+        if self.moe_filter == 1:
+            models = [m for m in models if m.is_moe]
+        elif self.moe_filter == 2:
+            models = [m for m in models if not m.is_moe]
+        if self.search:
+            needle = self.search.lower()
+            models = [m for m in models if needle in m.name.lower() or needle in m.id or needle in m.family]
+        sort = SORTS[self.sort]
+        if sort == "size":
+            return sorted(models, key=lambda m: (-m.params_total, m.name))
+        if sort == "speed":
+            return sorted(models, key=lambda m: (-self._sort_speed(m), m.name))
+        return sorted(models, key=lambda m: (m.family, m.params_total, m.name))
+
+    def _sort_speed(self, model: ModelSpec) -> float:
+        """Decode speed in the cursor's column, from the cache only; unknown sorts last."""
+        table = self.query_one(MatrixTable)
+        index = max(0, table.cursor_column - 1)
+        if not self.columns or index >= len(self.columns):
+            return -1.0
+        result = self._peek(model, self.columns[index])
+        if result is None or isinstance(result, Failed) or not result.fits or result.decode is None:
+            return -1.0
+        return result.decode.expected
+
+    def _workload(self, model: ModelSpec, column: Column) -> Workload:
+        return self.rig_app.state.workload(self.rig_app.catalog, model=model.id, quant=column.quant,
+                                           context=column.context)
+
+    def _peek(self, model: ModelSpec, column: Column) -> Any:
+        return self.rig_app.core.peek_fit(self.rig_app.state.rig, self._workload(model, column))
+
+    # --- drawing -----------------------------------------------------------------------------
+
+    def redraw(self) -> None:
+        self.columns = self._columns()
+        self.rows = self._models()
+        table = self.query_one(MatrixTable)
+        cursor = table.cursor_coordinate
+        table.clear(columns=True)
+        table.add_column("Model", key="model")
+        for column in self.columns:
+            table.add_column(column.label, key=column.key)
+        missing = []
+        for model in self.rows:
+            label = Text(f"{model.name} ", overflow="ellipsis", no_wrap=True)
+            label.append(params_label(model.params_total), style="dim")
+            cells = []
+            for column in self.columns:
+                result = self._peek(model, column)
+                if result is None:
+                    missing.append(model.id)
+                cells.append(self._cell(model, column, result))
+            table.add_row(label, *cells, key=model.id)
+        table.fixed_columns = 1
+        if self.rows:
+            table.move_cursor(row=min(cursor.row, len(self.rows) - 1),
+                              column=min(max(cursor.column, 1), len(self.columns)))
+        self._draw_status()
+        if missing:
+            self._fill(self.rig_app.state.rig, list(self.rows), list(self.columns))
+
+    def _draw_status(self) -> None:
+        settings = self.rig_app.state.settings
+        quant = self.rig_app.catalog.quants[settings.quant]
+        columns = (f"context at {quant.name}" if self.columns_by_context
+                   else f"quant at {context_label(settings.context)} ctx")
+        parts = [
+            f"{len(self.rows)} models",
+            f"columns: {columns}",
+            self.family or "all families",
+            SIZE_FILTERS[self.size_filter][0],
+            MOE_FILTERS[self.moe_filter],
+            f"sort: {SORTS[self.sort]}",
+        ]
+        if self.search:
+            parts.insert(1, f"search: {self.search!r}")
+        self.query_one("#matrix-status", Label).update(" · ".join(parts))
+
+    def _cell(self, model: ModelSpec, column: Column, result: Any) -> Text:
+        if column.context > model.max_context:
+            return Text("—", style="dim", justify="right")
+        if result is None:
+            return Text("…", style="dim", justify="right")
+        kind = fit_class(result)
+        if kind == "no":
+            return Text(FIT_MARK[kind], style=FIT_STYLE[kind], justify="right")
+        speed = tokens(result.decode.expected) if result.decode else "?"
+        return Text(f"{FIT_MARK[kind]} {speed}", style=FIT_STYLE[kind], justify="right")
+
+    @work(thread=True, exclusive=True, group="fit-matrix", description="fill the fit matrix")
+    def _fill(self, rig: Any, rows: list[ModelSpec], columns: list[Column]) -> None:
+        worker = get_current_worker()
+        core = self.rig_app.core
+        for model in rows:
+            if worker.is_cancelled:
+                return
+            cells = []
+            for column in columns:
+                if column.context > model.max_context:
+                    cells.append((column, None))
+                    continue
+                workload = self._workload(model, column)
+                cells.append((column, core.fit(rig, workload)))
+            self.app.call_from_thread(self._update_row, rig, model, cells)
+
+    def _update_row(self, rig: Any, model: ModelSpec, cells: list[tuple[Column, Any]]) -> None:
+        if rig is not self.rig_app.state.rig:
+            return
+        table = self.query_one(MatrixTable)
+        if model.id not in table.rows:
+            return
+        for column, result in cells:
+            if column.key in table.columns:
+                table.update_cell(model.id, column.key, self._cell(model, column, result))
+
+    # --- actions -----------------------------------------------------------------------------
+
+    def _selected(self) -> tuple[ModelSpec, Column] | None:
+        table = self.query_one(MatrixTable)
+        if not self.rows or not self.columns:
+            return None
+        row = min(table.cursor_row, len(self.rows) - 1)
+        column = min(max(table.cursor_column - 1, 0), len(self.columns) - 1)
+        return self.rows[row], self.columns[column]
+
+    def action_open_detail(self) -> None:
+        from rigtui.tui.screens.fit_detail import FitDetailScreen
+
+        selected = self._selected()
+        if selected is None:
+            self.notify("No model matches the filters.", severity="warning")
+            return
+        model, column = selected
+        self.app.push_screen(FitDetailScreen(model.id, column.quant, column.context))
+
+    def action_use_cell(self) -> None:
+        selected = self._selected()
+        if selected is None:
+            return
+        model, column = selected
+        quant = self.rig_app.catalog.quants[column.quant]
+        self.rig_app.set_settings(
+            f"select {model.name} at {quant.name}, {context_label(column.context)}",
+            model=model.id, quant=column.quant, context=column.context,
+        )
+        self.notify(f"{model.name} · {quant.name} · {context_label(column.context)} is now the selected workload.",
+                    timeout=3, markup=False)
+
+    @on(DataTable.CellSelected)
+    def _cell_selected(self) -> None:
+        self.action_open_detail()
+
+    def _rearrange(self) -> None:
+        self._drawn_revision = -1
+        self.redraw_if_stale()
+
+    def action_toggle_columns(self) -> None:
+        self.columns_by_context = not self.columns_by_context
+        self._rearrange()
+
+    def action_cycle_family(self) -> None:
+        families = sorted({m.family for m in self.rig_app.catalog.models.values()})
+        order = [None, *families]
+        self.family = order[(order.index(self.family) + 1) % len(order)] if self.family in order else None
+        self._rearrange()
+
+    def action_cycle_size(self) -> None:
+        self.size_filter = (self.size_filter + 1) % len(SIZE_FILTERS)
+        self._rearrange()
+
+    def action_cycle_moe(self) -> None:
+        self.moe_filter = (self.moe_filter + 1) % len(MOE_FILTERS)
+        self._rearrange()
+
+    def action_cycle_sort(self) -> None:
+        self.sort = (self.sort + 1) % len(SORTS)
+        self._rearrange()
+
+    def action_search(self) -> None:
+        search = self.query_one("#matrix-search", Input)
+        search.add_class("-visible")
+        search.focus()
+
+    def action_clear_search(self) -> None:
+        search = self.query_one("#matrix-search", Input)
+        search.value = ""
+        search.remove_class("-visible")
+        self.search = ""
+        self._rearrange()
+        self.query_one(MatrixTable).focus()
+
+    @on(Input.Changed, "#matrix-search")
+    def _search_changed(self, event: Input.Changed) -> None:
+        self.search = event.value.strip()
+        self._rearrange()
+
+    @on(Input.Submitted, "#matrix-search")
+    def _search_done(self) -> None:
+        self.query_one(MatrixTable).focus()
+        if not self.search:
+            self.query_one("#matrix-search", Input).remove_class("-visible")

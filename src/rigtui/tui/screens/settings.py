@@ -63,6 +63,26 @@ def quant_choices(app: "RigApp", runtime: Any) -> list[Any]:
     return sorted(quants, key=lambda q: (-q.bits_per_weight, q.name))
 
 
+def adapt_to_runtime(app: "RigApp", runtime: Any) -> dict[str, Any]:
+    """Settings changes that make the current quant, KV cache and split valid for ``runtime``.
+
+    A quantization the runtime cannot load becomes the one it can with the closest bits
+    per weight; an unknown KV cache type becomes the runtime's first; an unknown split
+    becomes auto. Returns only the fields that change.
+    """
+    settings = app.state.settings
+    changes: dict[str, Any] = {}
+    quants = quant_choices(app, runtime)
+    current = app.catalog.quants[settings.quant]
+    if current.format not in runtime.quant_formats and quants:
+        changes["quant"] = min(quants, key=lambda q: abs(q.bits_per_weight - current.bits_per_weight)).id
+    if settings.kv_cache not in runtime.kv_cache_types and runtime.kv_cache_types:
+        changes["kv_cache"] = runtime.kv_cache_types[0]
+    if settings.split not in split_choices(runtime):
+        changes["split"] = "auto"
+    return changes
+
+
 class SettingsActions:
     """Actions over the rig-wide and workload settings, for any explorer screen."""
 
@@ -156,20 +176,12 @@ class SettingsActions:
         if not runtime_id or runtime_id == settings.runtime:
             return
         runtime = app.catalog.runtimes[runtime_id]
-        changes: dict[str, Any] = {"runtime": runtime_id}
-        notes = []
-        quants = quant_choices(app, runtime)
-        current = app.catalog.quants[settings.quant]
-        if current.format not in runtime.quant_formats and quants:
-            closest = min(quants, key=lambda q: abs(q.bits_per_weight - current.bits_per_weight))
-            changes["quant"] = closest.id
-            notes.append(f"quantization {current.name} → {closest.name}")
-        if settings.kv_cache not in runtime.kv_cache_types and runtime.kv_cache_types:
-            changes["kv_cache"] = runtime.kv_cache_types[0]
-            notes.append(f"KV cache {settings.kv_cache} → {runtime.kv_cache_types[0]}")
-        if settings.split not in split_choices(runtime):
-            changes["split"] = "auto"
-            notes.append(f"split {settings.split} → auto")
+        changes: dict[str, Any] = {"runtime": runtime_id, **adapt_to_runtime(app, runtime)}
+        notes = [
+            f"{field} {getattr(settings, field)} → {changes[field]}"
+            for field in ("quant", "kv_cache", "split")
+            if field in changes
+        ]
         app.set_settings(f"set runtime to {runtime.name}", **changes)
         if notes:
             app.notify(f"{runtime.name} does not take the previous " + "; ".join(notes) + ".",

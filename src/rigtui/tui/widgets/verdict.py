@@ -35,7 +35,7 @@ FIT_WORDS = {"gpu": "fits on GPUs", "offload": "fits with offload", "no": "does 
 def heading(text: Text, title: str) -> None:
     if text.plain:
         text.append("\n")
-    text.append(title.upper() + "\n", style="bold underline")
+    text.append(title + "\n", style="bold underline")
 
 
 def bullet(text: Text, message: str, style: str = "") -> None:
