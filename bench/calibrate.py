@@ -83,7 +83,7 @@ def _parameters(cases: list[speed_rows.Case]) -> list[tuple[str, str, list[speed
         for key in _device_keys(case):
             keys.setdefault(key, []).append(case)
     for key, rows in sorted(keys.items()):
-        if key == "*" or len(rows) < MIN_ROWS:
+        if key == "*":
             continue
         depth = key.count("/")
         fields = ENGINE_FIELDS if depth == 0 else VENDOR_FIELDS if depth == 1 else DEVICE_FIELDS
@@ -94,7 +94,10 @@ def _parameters(cases: list[speed_rows.Case]) -> list[tuple[str, str, list[speed
                 relevant = [c for c in rows if c.multi]
             else:
                 relevant = [c for c in rows if c.measured_decode]
-            if len(relevant) >= MIN_ROWS:
+            # NOTE: a vendor's link costs are fitted from as little as one multi-GPU row,
+            # because a single layer-split measurement is all the data holds for some stacks.
+            needed = 1 if field in ("hop_latency_us", "sync_latency_us") else MIN_ROWS
+            if len(relevant) >= needed:
                 parameters.append((key, field, rows))
     return parameters
 

@@ -24,8 +24,7 @@ from rigtui.core.speed import SpeedEstimate, estimate_speed
 ROOT = Path(__file__).resolve().parent.parent
 BENCHMARKS = ROOT / "tests" / "data" / "speed_benchmarks.csv"
 
-# The runtime each row's kernels came from, when its catalog entry lacks one (MLC LLM's
-# engine is its own).
+# Splits under which every GPU computes a slice of every layer.
 _SPLITS_SHARING_EVERY_LAYER = ("row", "tensor", "tensor-parallel")
 
 
@@ -125,10 +124,10 @@ def simple_placement(rig: Rig, split: str, n_layers: int, cpu_expert_layers: int
                      context: int) -> FitResult:
     """Place every layer on the rig's GPUs as the benchmark runs did.
 
-    Layer and pipeline splits give each GPU a block of layers in proportion to its memory
-    (llama.cpp's default without --tensor-split) with the output layer on the last GPU; row
-    split and tensor parallel give every GPU a share of every layer, in proportion to memory
-    (llama.cpp row split) which is an even split on the equal cards these rows use (vLLM, MLC).
+    Layer and pipeline splits give each GPU a block of layers in proportion to its memory,
+    which is llama.cpp's default without --tensor-split, and put the output layer on the last
+    GPU. Row split and tensor parallel give every GPU an even slice of every layer. That
+    matches vLLM and MLC, and llama.cpp row split on the equal cards these rows use.
     Weights and KV bytes are left at zero, so the speed model sizes them from the catalog's
     parameter counts and the quantization's bits per weight.
     """

@@ -316,7 +316,7 @@ def _link(rig: Rig, a: RigGpu | None, b: RigGpu | None) -> tuple[str, float]:
     if a is None or b is None:
         gpu = a or b
         return "host", gpu.link_gbs if gpu else rig.cpu_ram_bandwidth_gbs
-    ia, ib = rig.gpus.index(a), rig.gpus.index(b)
+    ia, ib = _gpu_index(rig, a), _gpu_index(rig, b)
     if rig.linked(ia, ib):
         nv = a.spec.nvlink_bandwidth_gbs
         return "nvlink", nv / 2 if nv else _DEFAULT_NVLINK_GBS
@@ -324,6 +324,14 @@ def _link(rig: Rig, a: RigGpu | None, b: RigGpu | None) -> tuple[str, float]:
     if a.spec.id == b.spec.id and a.spec.segment != "consumer":
         return "p2p", pcie
     return "host", pcie / 2
+
+
+def _gpu_index(rig: Rig, gpu: RigGpu) -> int:
+    # Identical cards compare equal, so look for the very object first.
+    for index, candidate in enumerate(rig.gpus):
+        if candidate is gpu:
+            return index
+    return rig.gpus.index(gpu)
 
 
 _LINK_LATENCY_SCALE = {"nvlink": 0.3, "p2p": 0.6, "host": 1.0}
