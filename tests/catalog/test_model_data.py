@@ -46,6 +46,13 @@ HEAD_DIM_EXCEPTIONS = {
     "glm-4.7": "config sets head_dim 128 with 96 heads on a 5120 hidden size",
     "deepseek-v3": "MLA: head_dim is qk_nope_head_dim + qk_rope_head_dim, not hidden_size / n_heads",
     "deepseek-v2-lite": "MLA: head_dim is qk_nope_head_dim + qk_rope_head_dim, not hidden_size / n_heads",
+    "deepseek-v2": "MLA: head_dim is qk_nope_head_dim + qk_rope_head_dim, not hidden_size / n_heads",
+    "qwen3-0.6b": "Qwen3 uses head_dim 128 with 16 heads on a 1024 hidden size",
+    "qwen3-4b": "Qwen3 uses head_dim 128 with 32 heads on a 2560 hidden size",
+    "qwen3-32b": "Qwen3 uses head_dim 128 with 64 heads on a 5120 hidden size",
+    "gemma-3-4b": "Gemma uses head_dim 256 independent of hidden_size",
+    "gemma-3-12b": "Gemma uses head_dim 256 independent of hidden_size",
+    "gemma-3-27b": "config sets head_dim 128 with 32 heads on a 5376 hidden size",
 }
 
 
@@ -181,6 +188,54 @@ def test_deepseek_v3_matches_config(models):
     assert model.q_lora_rank == 1536
 
 
+def test_qwen3_32b_matches_config(models):
+    # NeMo Qwen3Config32B, which mirrors Qwen/Qwen3-32B's config.json.
+    model = models["qwen3-32b"]
+    assert (model.n_layers, model.hidden_size, model.n_heads, model.n_kv_heads) == (64, 5120, 64, 8)
+    assert model.head_dim == 128
+    assert model.intermediate_size == 25600
+    assert model.tie_word_embeddings is False
+
+
+def test_gemma_3_27b_matches_config(models):
+    # NeMo Gemma3Config27B: 62 layers, 32 heads over 16 KV heads of 128, 1024-token window.
+    model = models["gemma-3-27b"]
+    assert (model.n_layers, model.hidden_size, model.n_heads, model.n_kv_heads) == (62, 5376, 32, 16)
+    assert model.head_dim == 128
+    assert model.intermediate_size == 21504
+    assert (model.sliding_window, model.sliding_window_pattern) == (1024, 6)
+    assert model.vision_params is not None
+
+
+def test_llama_4_maverick_matches_config(models):
+    # NeMo Llama4Experts128Config: 128 routed experts, top-1, one shared expert, vocab 25256 * 8.
+    model = models["llama-4-maverick"]
+    assert (model.n_layers, model.hidden_size, model.n_heads, model.n_kv_heads) == (48, 5120, 40, 8)
+    assert (model.n_experts, model.n_experts_per_token, model.n_shared_experts) == (128, 1, 1)
+    assert model.moe_intermediate_size == 8192
+    assert model.intermediate_size == 16384
+    assert model.vocab_size == 202048
+
+
+def test_starcoder2_7b_matches_config(models):
+    # mlc-llm's copy of bigcode/starcoder2-7b's config.json.
+    model = models["starcoder2-7b"]
+    assert (model.n_layers, model.hidden_size, model.n_heads, model.n_kv_heads) == (32, 4608, 36, 4)
+    assert model.intermediate_size == 18432
+    assert model.vocab_size == 49152
+    assert model.sliding_window == 4096
+
+
+def test_deepseek_v2_matches_config(models):
+    # NeMo DeepSeekV2Config: 60 layers, 160 experts top-6, first layer dense, 2 shared experts.
+    model = models["deepseek-v2"]
+    assert (model.n_layers, model.hidden_size) == (60, 5120)
+    assert (model.n_experts, model.n_experts_per_token, model.n_shared_experts) == (160, 6, 2)
+    assert model.first_dense_layers == 1
+    assert model.moe_intermediate_size == 1536
+    assert model.q_lora_rank == 1536
+
+
 def test_computed_params_match_published_counts(models):
     # Published figures: Llama 3 8B 8.03B (llama.cpp quantize table), Qwen3-30B-A3B 30.5B total
     # and 3.3B active, DeepSeek-V3 671B total (model card), gpt-oss-120b 117B (OpenRouter).
@@ -189,6 +244,12 @@ def test_computed_params_match_published_counts(models):
         "qwen3-30b-a3b": (30.5e9, 3.3e9),
         "deepseek-v3": (671e9, None),
         "gpt-oss-120b": (117e9, None),
+        # Keras Hub text-only Gemma 3 presets: 3,880,099,328 and 11,765,788,416 parameters.
+        "gemma-3-4b": (3_880_099_328, None),
+        "gemma-3-12b": (11_765_788_416, None),
+        # Model cards: Qwen3-14B 14.8B, DeepSeek-V2 236B total and 21B active.
+        "qwen3-14b": (14.8e9, None),
+        "deepseek-v2": (236e9, 21e9),
     }
     for model_id, (total, active) in expected.items():
         model = models[model_id]
