@@ -1,0 +1,136 @@
+"""One GPU's live figures with short history sparklines."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+from rich.text import Text
+from textual.widget import Widget
+
+from rigtui.hardware.source import GpuInfo, GpuSample, decode_throttle_reasons
+from rigtui.tui.widgets.format import NA
+from rigtui.tui.widgets.telemetry_format import link, memory, number, power, rate, sparkline
+
+HISTORY_LENGTH = 120
+"""Samples of history kept per GPU: two minutes at the default 1 s interval."""
+
+
+@dataclass
+class GpuHistory:
+    """Recent readings of one GPU, oldest first; None marks a sample without that figure."""
+
+    util_pct: deque[float | None] = field(default_factory=lambda: deque(maxlen=HISTORY_LENGTH))
+    mem_used_bytes: deque[float | None] = field(default_factory=lambda: deque(maxlen=HISTORY_LENGTH))
+    power_w: deque[float | None] = field(default_factory=lambda: deque(maxlen=HISTORY_LENGTH))
+    temp_c: deque[float | None] = field(default_factory=lambda: deque(maxlen=HISTORY_LENGTH))
+
+    def add(self, reading: GpuSample) -> None:
+        self.util_pct.append(reading.util_gpu_pct)
+        self.mem_used_bytes.append(reading.mem_used_bytes)
+        self.power_w.append(reading.power_w)
+        self.temp_c.append(reading.temp_gpu_c)
+
+
+_LABEL = 8
+
+
+class GpuPanel(Widget):
+    """Live figures of one GPU. The screen hands it each reading with ``show``."""
+
+    DEFAULT_CSS = """
+    GpuPanel {
+        height: auto;
+        border: round $primary-darken-1;
+        padding: 0 1;
+    }
+    GpuPanel.-lost {
+        border: round $error;
+    }
+    """
+
+    def __init__(self, info: GpuInfo, history: GpuHistory) -> None:
+        super().__init__()
+        self.info = info
+        self.history = history
+        self.reading: GpuSample | None = None
+        self.border_title = f"GPU {info.index} · {info.name}"
+
+    def show(self, reading: GpuSample | None) -> None:
+        """Display a new reading; the history has already been updated by the screen."""
+        self.reading = reading
+        self.set_class(bool(reading and reading.lost), "-lost")
+        if reading is not None and reading.lost:
+            self.border_subtitle = "LOST"
+        self.refresh(layout=True)
+
+    def _value(self, text: Text, field_name: str, shown: str) -> None:
+        # Fields the GPU does not support are dimmed, so "n/a" reads as a property of the card.
+        supported = field_name in self.info.supported
+        text.append(shown, style="" if supported and shown != NA else "dim")
+
+    def _row(self, text: Text, label: str) -> None:
+        if text.plain:
+            text.append("\n")
+        text.append(label.ljust(_LABEL), style="bold")
+
+    def render(self) -> Text:
+        reading = self.reading
+        text = Text(no_wrap=True, overflow="ellipsis")
+        if reading is None:
+            text.append("waiting for the first sample…", style="dim")
+            return text
+        inner = max(40, self.size.width)
+        spark = max(6, min(40, inner - 44))
+
+        if reading.lost:
+            text.append("This GPU stopped answering; its history ends here. The other GPUs keep updating.", style="red")
+            self._row(text, "util")
+            text.append(sparkline(self.history.util_pct, spark + 20, 100.0), style="dim")
+            return text
+
+        self._row(text, "util")
+        self._value(text, "util_gpu_pct", number(reading.util_gpu_pct, "%").rjust(6))
+        text.append("  " + sparkline(self.history.util_pct, spark, 100.0), style="green")
+        text.append("  memory bus ")
+        self._value(text, "util_mem_pct", number(reading.util_mem_pct, "%"))
+
+        self._row(text, "memory")
+        self._value(text, "mem_used_bytes", memory(reading.mem_used_bytes, reading.mem_total_bytes).rjust(17))
+        text.append("  " + sparkline(self.history.mem_used_bytes, max(6, spark - 11), reading.mem_total_bytes), style="cyan")
+
+        self._row(text, "power")
+        self._value(text, "power_w", power(reading.power_w, reading.power_limit_w).rjust(11))
+        text.append("  " + sparkline(self.history.power_w, max(6, spark - 5), reading.power_limit_w), style="magenta")
+        text.append("  fan ")
+        self._value(text, "fan_pct", number(reading.fan_pct, "%"))
+
+        self._row(text, "temp")
+        self._value(text, "temp_gpu_c", number(reading.temp_gpu_c, "°C"))
+        text.append("  memory ")
+        self._value(text, "temp_mem_c", number(reading.temp_mem_c, "°C"))
+        text.append("   clocks SM ")
+        self._value(text, "clock_sm_mhz", number(reading.clock_sm_mhz, "MHz"))
+        text.append(", memory ")
+        self._value(text, "clock_mem_mhz", number(reading.clock_mem_mhz, "MHz"))
+
+        self._row(text, "PCIe")
+        self._value(text, "pcie_gen", link(reading.pcie_gen, reading.pcie_width))
+        text.append(f" of {link(reading.pcie_gen_max, reading.pcie_width_max)}")
+        text.append("   RX ")
+        self._value(text, "pcie_rx_bytes_s", rate(reading.pcie_rx_bytes_s))
+        text.append("  TX ")
+        self._value(text, "pcie_tx_bytes_s", rate(reading.pcie_tx_bytes_s))
+
+        self._row(text, "clocks")
+        if "throttle_reasons" not in self.info.supported or reading.throttle_reasons is None:
+            text.append(f"limits {NA}", style="dim")
+        else:
+            reasons = decode_throttle_reasons(reading.throttle_reasons)
+            text.append("limited by " + ", ".join(reasons) if reasons else "running free (no limit active)")
+        text.append("   ECC errors ")
+        self._value(text, "ecc_uncorrected", number(reading.ecc_uncorrected, "uncorrected"))
+        if reading.failures:
+            self._row(text, "failed")
+            text.append("; ".join(reading.failures), style="yellow")
+        return text
