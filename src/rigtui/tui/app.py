@@ -100,7 +100,7 @@ class RigApp(App[None]):
         self.add_mode("topology", TopologyScreen)
         self.add_mode("runtimes", RuntimesScreen)
         telemetry = _optional_screen("rigtui.tui.screens.telemetry", "TelemetryScreen")
-        if telemetry is not None and self.source is not None:
+        if telemetry is not None:
             self.add_mode("telemetry", lambda: telemetry(self.source))
         upgrade = _optional_screen("rigtui.tui.screens.upgrade", "UpgradeScreen")
         if upgrade is not None:

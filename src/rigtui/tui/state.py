@@ -134,6 +134,7 @@ class ExplorerState:
             "split": self.settings.split,
         }
         values.update(overrides)
+        values.setdefault("ggml_types", catalog.ggml_types)
         return Workload(
             model=catalog.models[values.pop("model")],
             quant=catalog.quants[values.pop("quant")],

@@ -88,7 +88,7 @@ class FitDetailScreen(ExplorerScreen):
         command = self.query_one("#detail-command", Static)
         notes = self.query_one("#detail-notes", Static)
         if isinstance(result, Failed):
-            summary.update(Text(f"✘ cannot place this workload: {result.message}", style="red"))
+            summary.update(Text(f"○ cannot place this workload: {result.message}", style="red"))
             for widget in (bars, plot, command, notes):
                 widget.update("")
             return

@@ -30,6 +30,8 @@ CONTEXT_COLUMNS = (4096, 8192, 16384, 32768, 65536, 131072)
 # instead of every type: one column per common size step.
 GGUF_LADDER = ("F16", "Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "IQ4_XS", "Q3_K_M", "IQ3_XXS", "Q2_K", "IQ2_XXS")
 MAX_QUANT_COLUMNS = 10
+CELL_WIDTH = 6
+"""Room for a mark and a three-digit speed ("● 142")."""
 SIZE_FILTERS: tuple[tuple[str, float, float], ...] = (
     ("all sizes", 0, float("inf")),
     ("< 10B", 0, 10e9),
@@ -63,7 +65,7 @@ class FitMatrixScreen(ExplorerScreen):
 
     HELP_TITLE = "Fit matrix"
     HELP = (
-        "✔ fits on the GPUs, ◐ fits with CPU or MoE-expert offload, ✘ does not fit; the number is the "
+        "● fits on the GPUs, ◐ fits with CPU or MoE-expert offload, ○ does not fit; the number is the "
         "expected decode speed in tokens/s. Columns are quantizations at the selected context, or "
         "context lengths at the selected quantization."
     )
@@ -93,7 +95,7 @@ class FitMatrixScreen(ExplorerScreen):
         yield Label("", id="matrix-status", markup=False)
         yield Input(placeholder="search models: type, enter keeps, esc clears", id="matrix-search")
         yield MatrixTable(id="matrix", cursor_type="cell", zebra_stripes=True)
-        yield Label("✔ fits on GPUs  ◐ fits with offload  ✘ does not fit  · number: decode tok/s",
+        yield Label("● fits on GPUs  ◐ fits with CPU or expert offload  ○ does not fit  · number: decode tok/s",
                     id="matrix-legend", markup=False)
         yield Footer(compact=True)
 
@@ -164,7 +166,7 @@ class FitMatrixScreen(ExplorerScreen):
         table.clear(columns=True)
         table.add_column("Model", key="model")
         for column in self.columns:
-            table.add_column(column.label, key=column.key)
+            table.add_column(column.label, key=column.key, width=max(len(column.label), CELL_WIDTH))
         missing = []
         for model in self.rows:
             label = Text(f"{model.name} ", overflow="ellipsis", no_wrap=True)

@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from rigtui.core.results import DeviceUsage
-from rigtui.tui.widgets.format import context_label, gib_bare, tokens
+from rigtui.tui.widgets.format import gib_bare, short_tokens, tokens
 
 # (attribute, legend, character, style)
 SEGMENTS: tuple[tuple[str, str, str, str], ...] = (
@@ -66,14 +66,17 @@ def device_bar(device: DeviceUsage, width: int, scale_bytes: int) -> Text:
 
 
 def device_bars(devices: Sequence[DeviceUsage], width: int) -> Table:
-    """A table of every device: name, stacked bar, used of capacity and layers held."""
+    """A table of every device: name, stacked bar, used of capacity and layers held.
+
+    Each bar is scaled to its own device, so a GPU's bar is not dwarfed by system RAM.
+    """
     table = Table.grid(padding=(0, 1))
     table.add_column(no_wrap=True, max_width=18, overflow="ellipsis")
     table.add_column(no_wrap=True)
     table.add_column(no_wrap=True, justify="right")
     table.add_column(no_wrap=True)
-    scale = max((max(d.capacity_bytes, d.total_bytes) for d in devices), default=0)
     for device in devices:
+        scale = max(device.capacity_bytes, device.total_bytes)
         layers = f"{device.layers} layers" if device.layers else ""
         if device.expert_layers:
             layers += f" +{device.expert_layers} expert"
@@ -107,6 +110,6 @@ def speed_plot(points: Sequence[tuple[int, float]], height: int = 4, column_widt
         text.append(tokens(value).rjust(column_width - 1).ljust(column_width), style="bold")
     text.append(" tok/s\n")
     for depth, _ in points:
-        text.append(context_label(depth).rjust(column_width - 1).ljust(column_width), style="dim")
+        text.append(short_tokens(depth).rjust(column_width - 1).ljust(column_width), style="dim")
     text.append(" tokens in context")
     return text

@@ -66,6 +66,15 @@ def context_label(tokens_count: int | None) -> str:
     return f"{tokens_count:,}"
 
 
+def short_tokens(count: int) -> str:
+    """A token count rounded to thousands for narrow labels: 0, 512, 4k, 33k, 1M."""
+    if count < 1000:
+        return str(count)
+    if count >= 1_000_000:
+        return f"{count / (1 << 20):.1f}M"
+    return f"{count / 1024:.0f}k"
+
+
 def params_label(count: int) -> str:
     """A parameter count as 8.0B or 360M."""
     if count >= 1e9:

@@ -16,19 +16,26 @@ from rigtui.tui.widgets.format import context_label, gib, speed_range
 
 FIT_STYLE = {"gpu": "green", "offload": "yellow", "no": "red"}
 STATUS_STYLE = {"works": "green", "works poorly": "yellow", "does not work": "red"}
-STATUS_MARK = {"works": "✔", "works poorly": "◐", "does not work": "✘"}
+STATUS_MARK = {"works": "●", "works poorly": "◐", "does not work": "○"}
 
 
 def fit_class(result: FitResult | Failed | None) -> str:
     """"gpu" (fits on GPUs), "offload" (fits with CPU or expert offload) or "no"."""
     if result is None or isinstance(result, Failed) or not result.fits:
         return "no"
-    if any(d.kind == "cpu" and (d.weights_bytes or d.layers or d.expert_layers) for d in result.devices):
+    # llama.cpp keeps the token embedding in CPU RAM even on a full offload, so only repeating
+    # layers or experts on the CPU (which the core also flags with a warning) count as offload.
+    if any(w.code in OFFLOAD_WARNINGS for w in result.warnings):
+        return "offload"
+    if any(d.kind == "cpu" and (d.layers or d.expert_layers) for d in result.devices):
         return "offload"
     return "gpu"
 
 
-FIT_MARK = {"gpu": "✔", "offload": "◐", "no": "✘"}
+OFFLOAD_WARNINGS = ("cpu-offload", "expert-offload")
+# Full, half and empty circles: distinct shapes without colour, and present in common
+# terminal fonts (Fira Code, DejaVu Sans Mono), unlike check marks.
+FIT_MARK = {"gpu": "●", "offload": "◐", "no": "○"}
 FIT_WORDS = {"gpu": "fits on GPUs", "offload": "fits with offload", "no": "does not fit"}
 
 
@@ -49,7 +56,7 @@ def render_fit(text: Text, result: FitResult | Failed | None, title: str) -> Non
         text.append("computing…\n", style="dim")
         return
     if isinstance(result, Failed):
-        text.append(f"✘ cannot place: {result.message}\n", style="red")
+        text.append(f"○ cannot place: {result.message}\n", style="red")
         return
     kind = fit_class(result)
     text.append(f"{FIT_MARK[kind]} {FIT_WORDS[kind]}", style=f"bold {FIT_STYLE[kind]}")
@@ -64,8 +71,6 @@ def render_fit(text: Text, result: FitResult | Failed | None, title: str) -> Non
         text.append(f"  largest context that fits: {context_label(result.max_context)}\n")
     for warning in result.warnings:
         bullet(text, warning.message, "yellow")
-    for note in result.notes:
-        bullet(text, note)
 
 
 def render_compat(text: Text, compat: Any) -> None:
