@@ -50,6 +50,7 @@ HEAD_DIM_EXCEPTIONS = {
     "qwen3-0.6b": "Qwen3 uses head_dim 128 with 16 heads on a 1024 hidden size",
     "qwen3-4b": "Qwen3 uses head_dim 128 with 32 heads on a 2560 hidden size",
     "qwen3-32b": "Qwen3 uses head_dim 128 with 64 heads on a 5120 hidden size",
+    "gemma-7b": "Gemma uses head_dim 256 independent of hidden_size",
     "gemma-3-4b": "Gemma uses head_dim 256 independent of hidden_size",
     "gemma-3-12b": "Gemma uses head_dim 256 independent of hidden_size",
     "gemma-3-27b": "config sets head_dim 128 with 32 heads on a 5376 hidden size",
@@ -75,7 +76,7 @@ def runtimes() -> dict[str, RuntimeSpec]:
 
 def test_model_entries_validate():
     entries = _load("models.toml", "models")
-    assert len(entries) >= 40
+    assert len(entries) >= 88
     for entry in entries:
         ModelSpec.model_validate(entry)
 
@@ -250,6 +251,9 @@ def test_computed_params_match_published_counts(models):
         # Model cards: Qwen3-14B 14.8B, DeepSeek-V2 236B total and 21B active.
         "qwen3-14b": (14.8e9, None),
         "deepseek-v2": (236e9, 21e9),
+        # Model cards: Gemma 7B 8.54B, Qwen1.5-MoE-A2.7B 14.3B total and 2.7B active.
+        "gemma-7b": (8.54e9, None),
+        "qwen1.5-moe-a2.7b": (14.3e9, 2.7e9),
     }
     for model_id, (total, active) in expected.items():
         model = models[model_id]
