@@ -66,7 +66,8 @@ def test_gpu_memory_physical_range(gpus):
 
 def test_gpu_bandwidth_physical_range(gpus):
     for spec in gpus.values():
-        assert 100 <= spec.bandwidth_gbs <= 8000, spec.id
+        # The floor is the Apple M1's unified memory (68.2 GB/s), the slowest entry.
+        assert 60 <= spec.bandwidth_gbs <= 8000, spec.id
         if spec.memory_bus_bits:
             # GB/s per bus bit is the per-pin data rate in Gbps divided by 8:
             # about 0.175 for HBM2 at 1.4 Gbps up to 3.75 for GDDR7 at 30 Gbps.
@@ -100,7 +101,8 @@ def test_amd_has_gfx_target(gpus):
 
 def test_pci_ids_well_formed(gpus):
     for spec in gpus.values():
-        assert spec.pci_device_ids, spec.id
+        # Apple GPUs sit inside the SoC and have no PCI device id.
+        assert spec.pci_device_ids or spec.vendor == "apple", spec.id
         for pci_id in spec.pci_device_ids:
             assert re.fullmatch(r"0x[0-9a-f]{4}", pci_id), f"{spec.id}: {pci_id}"
 
