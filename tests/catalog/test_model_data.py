@@ -237,6 +237,35 @@ def test_deepseek_v2_matches_config(models):
     assert model.q_lora_rank == 1536
 
 
+def test_command_r_matches_config(models):
+    # c4ai-command-r-v01 config.json: full multi-head attention, tied head, 256k vocab.
+    model = models["command-r-35b"]
+    assert model.architecture == "cohere"
+    assert (model.n_layers, model.hidden_size, model.n_heads, model.n_kv_heads) == (40, 8192, 64, 64)
+    assert model.intermediate_size == 22528
+    assert model.vocab_size == 256000
+    assert model.tie_word_embeddings is True
+
+
+def test_command_r_plus_matches_config(models):
+    # c4ai-command-r-plus config.json: grouped-query attention over 8 KV heads.
+    model = models["command-r-plus-104b"]
+    assert model.architecture == "cohere"
+    assert (model.n_layers, model.hidden_size, model.n_heads, model.n_kv_heads) == (64, 12288, 96, 8)
+    assert model.intermediate_size == 33792
+    assert model.vocab_size == 256000
+
+
+def test_mistral_large_2_matches_config(models):
+    # Mistral-Large-Instruct-2407 config.json.
+    model = models["mistral-large-123b"]
+    assert (model.n_layers, model.hidden_size, model.n_heads, model.n_kv_heads) == (88, 12288, 96, 8)
+    assert model.head_dim == 128
+    assert model.intermediate_size == 28672
+    assert model.vocab_size == 32768
+    assert model.tie_word_embeddings is False
+
+
 def test_computed_params_match_published_counts(models):
     # Published figures: Llama 3 8B 8.03B (llama.cpp quantize table), Qwen3-30B-A3B 30.5B total
     # and 3.3B active, DeepSeek-V3 671B total (model card), gpt-oss-120b 117B (OpenRouter).
@@ -254,6 +283,10 @@ def test_computed_params_match_published_counts(models):
         # Model cards: Gemma 7B 8.54B, Qwen1.5-MoE-A2.7B 14.3B total and 2.7B active.
         "gemma-7b": (8.54e9, None),
         "qwen1.5-moe-a2.7b": (14.3e9, 2.7e9),
+        # Model cards: Command R 35B, Command R+ 104B; Mistral's Large 2 release notes: 123B.
+        "command-r-35b": (35e9, None),
+        "command-r-plus-104b": (104e9, None),
+        "mistral-large-123b": (123e9, None),
     }
     for model_id, (total, active) in expected.items():
         model = models[model_id]
