@@ -1,7 +1,7 @@
 """A stand-in for the ``pynvml`` module: the same function names over in-memory GPUs.
 
 Errors are the real ``pynvml.NVMLError`` subclasses, built from their codes without the
-NVML library, so the backend sees exactly what the real module raises. Every call is counted,
+NVML library, so the backend receives the same exceptions the real module raises. Every call is counted,
 and any function can be made to fail for every GPU with any NVML error code.
 """
 

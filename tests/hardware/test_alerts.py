@@ -36,7 +36,7 @@ def test_each_condition_alone() -> None:
     assert kinds(healthy(mem_used_bytes=int(23.5 * GIB))) == ["memory-full"]
 
 
-def test_power_cap_bit_alone_is_power_cap_not_throttle() -> None:
+def test_power_cap_bit_not_throttle() -> None:
     assert kinds(healthy(throttle_reasons=0x004)) == ["power-cap"]
 
 

@@ -169,7 +169,8 @@ def test_gpu_lost_mid_run_keeps_others() -> None:
 
     after = [source.sample() for _ in range(3)]
 
-    assert before.gpu(1) is not None and not before.gpu(1).lost
+    assert before.gpu(1) is not None
+    assert not before.gpu(1).lost
     for sample in after:
         lost = sample.gpu(1)
         alive = sample.gpu(0)

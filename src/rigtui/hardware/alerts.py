@@ -7,8 +7,8 @@ from typing import Literal
 
 from rigtui.hardware.source import GpuSample, RigSample, decode_throttle_reasons
 
-# NOTE: these thresholds are rigtui's defaults for drawing attention, not vendor limits;
-# the throttle reason bits are what tell whether the GPU itself is slowing down.
+# NOTE: these thresholds are rigtui's defaults for drawing attention, not vendor limits.
+# Whether the GPU itself slows down is read from the throttle reason bits instead.
 HOT_GPU_C = 85.0
 HOT_MEMORY_C = 100.0
 POWER_CAP_FRACTION = 0.98

@@ -375,11 +375,12 @@ class NvmlSource:
         values["clock_mem_mhz"] = read(("clock_mem_mhz",), lambda: nvml.nvmlDeviceGetClockInfo(handle, 2))
         values["pcie_gen"] = read(("pcie_gen",), lambda: nvml.nvmlDeviceGetCurrPcieLinkGeneration(handle))
         values["pcie_width"] = read(("pcie_width",), lambda: nvml.nvmlDeviceGetCurrPcieLinkWidth(handle))
-        # NOTE: NVML measures PCIe throughput over a 20 ms window per call (nvml.h), so these
-        # two calls add about 40 ms of wall time per GPU to each sample, though little CPU.
+        # NVML counts PCIe bytes over a 20 ms window per call (NVML API reference), so these two
+        # calls add about 40 ms of wall time per GPU to each sample, though little CPU.
         rx = read(("pcie_rx_bytes_s",), lambda: nvml.nvmlDeviceGetPcieThroughput(handle, 1))
         tx = read(("pcie_tx_bytes_s",), lambda: nvml.nvmlDeviceGetPcieThroughput(handle, 0))
-        # nvml.h gives the unit as KB/s; nvidia-smi and nvitop scale it by 1024.
+        # NOTE: the NVML reference gives the unit as KB/s without saying whether K is 1000 or 1024.
+        # rigtui assumes 1024.
         values["pcie_rx_bytes_s"] = None if rx is None else rx * 1024.0
         values["pcie_tx_bytes_s"] = None if tx is None else tx * 1024.0
         values["throttle_reasons"] = read(("throttle_reasons",), lambda: self._clock_event_reasons(handle))

@@ -25,8 +25,9 @@ class TelemetryAlerts(Widget):
 
     def show(self, alerts: list[Alert]) -> None:
         """Replace the alerts shown."""
+        resized = len(alerts) != len(self._alerts) or not alerts
         self._alerts = list(alerts)
-        self.refresh(layout=True)
+        self.refresh(layout=resized)
 
     def render(self) -> Text:
         if not self._alerts:

@@ -10,20 +10,21 @@ _BARS = "▁▂▃▄▅▆▇█"
 
 
 def number(value: float | None, unit: str, digits: int = 0) -> str:
-    """A figure with its unit, or "n/a"."""
+    """Format a figure with its unit, or "n/a" when it is unknown."""
     if value is None:
         return NA
     return f"{value:.{digits}f} {unit}"
 
 
 def memory(used: int | None, total: int | None) -> str:
-    """Used of total memory, in GiB."""
+    """Format used and total memory in GiB, such as "19.0 / 24.0 GiB"."""
     if used is None:
         return f"{NA} / {gib(total)}"
     return f"{used / (1 << 30):.1f} / {gib(total)}"
 
 
 def power(draw_w: float | None, limit_w: float | None) -> str:
+    """Format power draw against its limit, such as "379 / 450 W"."""
     if draw_w is None:
         return NA if limit_w is None else f"{NA} / {limit_w:.0f} W"
     if limit_w is None:
@@ -32,7 +33,7 @@ def power(draw_w: float | None, limit_w: float | None) -> str:
 
 
 def rate(bytes_per_s: float | None) -> str:
-    """A throughput in GB/s or MB/s (10^9 and 10^6 bytes per second)."""
+    """Format a throughput in GB/s or MB/s (10^9 and 10^6 bytes per second)."""
     if bytes_per_s is None:
         return NA
     if bytes_per_s >= 1e9:
@@ -41,20 +42,22 @@ def rate(bytes_per_s: float | None) -> str:
 
 
 def link(gen: int | None, width: int | None) -> str:
-    """A PCIe link as "Gen4 x8"."""
+    """Format a PCIe link as "Gen4 x8"."""
     if gen is None and width is None:
         return NA
     return f"Gen{gen if gen is not None else '?'} x{width if width is not None else '?'}"
 
 
 def sparkline(values: Iterable[float | None], width: int, top: float | None = None) -> str:
-    """The last ``width`` values as block characters scaled to ``top`` (default: their maximum).
+    """Draw the last ``width`` values as block characters scaled to ``top`` (default: their maximum).
 
     Missing values leave a gap, so a lost GPU or a failed read shows as a hole in the history.
     """
     tail = list(values)[-width:] if width > 0 else []
     known = [v for v in tail if v is not None]
-    scale = top if top else (max(known) if known else 0.0)
+    scale = top or 0.0
+    if not scale and known:
+        scale = max(known)
     chars = []
     for value in tail:
         if value is None:

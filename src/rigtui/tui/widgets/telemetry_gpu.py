@@ -58,11 +58,21 @@ class GpuPanel(Widget):
 
     def show(self, reading: GpuSample | None) -> None:
         """Display a new reading; the history has already been updated by the screen."""
+        previous = self.reading
         self.reading = reading
         self.set_class(bool(reading and reading.lost), "-lost")
         if reading is not None and reading.lost:
             self.border_subtitle = "LOST"
-        self.refresh(layout=True)
+        # Layout is costly; only a change in the number of lines needs it.
+        self.refresh(layout=self._line_count(previous) != self._line_count(reading))
+
+    @staticmethod
+    def _line_count(reading: GpuSample | None) -> int:
+        if reading is None:
+            return 1
+        if reading.lost:
+            return 3
+        return 7 if reading.failures else 6
 
     def _value(self, text: Text, field_name: str, shown: str) -> None:
         # Fields the GPU does not support are dimmed, so "n/a" reads as a property of the card.
