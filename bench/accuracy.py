@@ -2,7 +2,8 @@
 
 Usage: ``python bench/accuracy.py``. For decode and prefill, on fitted and set-aside rows,
 single-GPU and multi-device rigs separately, it prints the median and 90th-percentile
-absolute percentage error and the share of measured values inside the predicted range.
+absolute percentage error, the share of measured values inside the predicted range, and the
+median width of that range (high minus low) as a percentage of the expected value.
 """
 
 from __future__ import annotations
@@ -25,11 +26,13 @@ class Summary:
     p90_error: float
     inside_range: float
     """Share of measured values between the predicted low and high, 0 to 1."""
+    median_width: float
+    """Median of (high - low) / expected, in percent."""
 
 
 def summarize(cases: list[speed_rows.Case]) -> dict[tuple[str, str, str], Summary]:
     """Group errors by (decode or prefill, fitted or set-aside, single or multi or all)."""
-    errors: dict[tuple[str, str, str], list[tuple[float, bool]]] = {}
+    errors: dict[tuple[str, str, str], list[tuple[float, bool, float]]] = {}
     for case in cases:
         decode, prefill = case.predict()
         side = "set-aside" if case.set_aside else "fitted"
@@ -40,15 +43,20 @@ def summarize(cases: list[speed_rows.Case]) -> dict[tuple[str, str, str], Summar
         ):
             if not measured:
                 continue
-            entry = (speed_rows.percent_error(estimate.expected, measured), estimate.low <= measured <= estimate.high)
+            entry = (
+                speed_rows.percent_error(estimate.expected, measured),
+                estimate.low <= measured <= estimate.high,
+                (estimate.high - estimate.low) / estimate.expected * 100.0,
+            )
             errors.setdefault((kind, side, group), []).append(entry)
             errors.setdefault((kind, side, "all"), []).append(entry)
     return {
         key: Summary(
             count=len(values),
-            median_error=speed_rows.median([e for e, _ in values]),
-            p90_error=speed_rows.quantile([e for e, _ in values], 0.9),
-            inside_range=sum(1 for _, inside in values if inside) / len(values),
+            median_error=speed_rows.median([error for error, _, _ in values]),
+            p90_error=speed_rows.quantile([error for error, _, _ in values], 0.9),
+            inside_range=sum(1 for _, inside, _ in values if inside) / len(values),
+            median_width=speed_rows.median([width for _, _, width in values]),
         )
         for key, values in errors.items()
     }
@@ -59,12 +67,12 @@ def main() -> int:
     for problem in problems:
         print(f"skipped {problem}")
     print(f"{len(cases)} usable rows ({sum(c.set_aside for c in cases)} set aside), {len(problems)} skipped\n")
-    print(f"{'kind':8} {'rows':10} {'rigs':7} {'n':>4} {'median %':>9} {'p90 %':>7} {'in range':>9}")
+    print(f"{'kind':8} {'rows':10} {'rigs':7} {'n':>4} {'median %':>9} {'p90 %':>7} {'in range':>9} {'width %':>8}")
     for key, summary in sorted(summarize(cases).items()):
         kind, side, group = key
         print(
             f"{kind:8} {side:10} {group:7} {summary.count:4d} {summary.median_error:9.1f} "
-            f"{summary.p90_error:7.1f} {summary.inside_range:9.0%}"
+            f"{summary.p90_error:7.1f} {summary.inside_range:9.0%} {summary.median_width:8.0f}"
         )
     return 0
 

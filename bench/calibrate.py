@@ -1,17 +1,25 @@
 """Fit the speed model's efficiency fractions and fixed costs on the public benchmarks.
 
 Usage: ``python bench/calibrate.py [--write]``. Rows chosen by ``speed_rows.is_set_aside``
-are never used here. The fit is a coordinate search: each parameter in turn tries a grid of
-multiples of its current value and keeps the one with the smallest sum of absolute log
-errors over the fitted rows, and the passes repeat until nothing improves. A parameter
-specific to one engine, vendor, architecture or segment is only fitted when at least
-``MIN_ROWS`` fitted rows depend on it, so thin data falls back to the general entry.
+are never used here. Every fit starts from ``DEFAULTS``, never from the calibration file
+it replaces, so a refit on the same rows gives the same file. The fit is a coordinate
+search: each parameter in turn tries a grid of multiples of its current value and keeps
+the one with the smallest sum of absolute log errors over the fitted rows, and the passes
+repeat until nothing improves. A parameter specific to one engine, vendor, architecture or
+segment is only fitted when at least ``MIN_ROWS`` fitted rows depend on it, so thin data
+falls back to the general entry.
+
+The predicted range comes from cross-validation. The fitted rows are split into ``FOLDS``
+folds by rig and model, so every row of one rig and model lands in the same fold. Each fold
+is predicted by a fit on the other folds, and the range spans the 5th to 95th percentile of
+those out-of-fold errors. Errors on rows a fit never saw are what a user's unseen rig gets.
 With ``--write`` the result replaces ``src/rigtui/core/speed_calibration.py``.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import math
 import pprint
 import sys
@@ -24,7 +32,22 @@ from rigtui.core import speed, speed_calibration  # noqa: E402
 
 MIN_ROWS = 4
 GRID = [0.5, 0.7, 0.8, 0.9, 0.95, 1.0, 1.05, 1.1, 1.25, 1.4, 2.0]
-PASSES = 4
+PASSES = 8
+FOLDS = 5
+# Starting point of every fit: round physical guesses, not fitted values. Efficiencies are
+# fractions of the catalog's peak figures; latencies and overheads are in the units their
+# names carry.
+DEFAULTS: dict[str, float] = {
+    "bandwidth_efficiency": 0.75,
+    "compute_efficiency": 0.5,
+    "cpu_bandwidth_efficiency": 0.6,
+    "hop_latency_us": 200.0,
+    "layer_overhead_us": 40.0,
+    "quantized_bandwidth_factor": 1.0,
+    "quantized_compute_factor": 0.8,
+    "sync_latency_us": 30.0,
+    "token_overhead_ms": 0.5,
+}
 # Per-engine and per-device parameters; the rest are fitted once for every runtime ("*").
 DEVICE_FIELDS = ("bandwidth_efficiency", "compute_efficiency")
 ENGINE_FIELDS = (
@@ -102,7 +125,16 @@ def _parameters(cases: list[speed_rows.Case]) -> list[tuple[str, str, list[speed
     return parameters
 
 
+def reset_to_defaults() -> None:
+    """Replace the loaded calibration with ``DEFAULTS`` alone."""
+    speed_calibration.CALIBRATION.clear()
+    speed_calibration.CALIBRATION["*"] = dict(DEFAULTS)
+    speed.calibration_for.cache_clear()
+
+
 def fit(cases: list[speed_rows.Case], verbose: bool = True) -> None:
+    """Fit the calibration on ``cases``, starting from ``DEFAULTS``."""
+    reset_to_defaults()
     parameters = _parameters(cases)
     best = _loss(cases)
     for number in range(PASSES):
@@ -128,18 +160,42 @@ def fit(cases: list[speed_rows.Case], verbose: bool = True) -> None:
             break
 
 
-def spreads(cases: list[speed_rows.Case]) -> dict[str, dict[str, tuple[float, float]]]:
-    """Quantiles of log(measured / predicted) on the fitted rows, by kind and single or multi device."""
-    residuals: dict[tuple[str, str], list[float]] = {}
+def fold_of(case: speed_rows.Case) -> int:
+    """Cross-validation fold of a row: a hash of its rig and model, so a rig and model never straddle folds."""
+    key = f"{case.row['gpus']}|{case.row['model']}".encode()
+    return int(hashlib.sha256(key).hexdigest(), 16) % FOLDS
+
+
+def _residuals(cases: list[speed_rows.Case], into: dict[tuple[str, str], list[float]]) -> None:
+    """Append log(measured / predicted) of each row to ``into[(kind, single or multi)]``."""
     for case in cases:
         decode, prefill = case.predict()
         group = "multi" if case.multi else "single"
         if case.measured_decode:
-            residuals.setdefault(("decode", group), []).append(math.log(case.measured_decode / decode.decode.expected))
+            into.setdefault(("decode", group), []).append(math.log(case.measured_decode / decode.decode.expected))
         if case.measured_prefill:
-            residuals.setdefault(("prefill", group), []).append(math.log(case.measured_prefill / prefill.prefill.expected))
+            into.setdefault(("prefill", group), []).append(math.log(case.measured_prefill / prefill.prefill.expected))
+
+
+def cross_validated_residuals(cases: list[speed_rows.Case], verbose: bool = True) -> dict[tuple[str, str], list[float]]:
+    """Out-of-fold log errors: each fold predicted by a fit on the other folds."""
+    residuals: dict[tuple[str, str], list[float]] = {}
+    for fold in range(FOLDS):
+        held_out = [c for c in cases if fold_of(c) == fold]
+        training = [c for c in cases if fold_of(c) != fold]
+        if not held_out or not training:
+            continue
+        fit(training, verbose=False)
+        _residuals(held_out, residuals)
+        if verbose:
+            print(f"fold {fold + 1}/{FOLDS}: {len(training)} rows fitted, {len(held_out)} predicted")
+    return residuals
+
+
+def spreads(residuals: dict[tuple[str, str], list[float]]) -> dict[str, dict[str, tuple[float, float]]]:
+    """Range bounds, as log factors, from the quantiles of out-of-fold errors by kind and single or multi device."""
     result: dict[str, dict[str, tuple[float, float]]] = {"decode": {}, "prefill": {}}
-    for (kind, group), values in residuals.items():
+    for (kind, group), values in sorted(residuals.items()):
         low = min(speed_rows.quantile(values, SPREAD_QUANTILES[0]), -0.05)
         high = max(speed_rows.quantile(values, SPREAD_QUANTILES[1]), 0.05)
         result[kind][group] = (round(low, 3), round(high, 3))
@@ -173,8 +229,9 @@ def write(path: Path) -> None:
     text = _HEADER
     text += "CALIBRATION: dict[str, dict[str, float]] = " + pprint.pformat(calibration, width=100, sort_dicts=False) + "\n\n"
     text += (
-        "# Quantiles (5th and 95th) of log(measured / predicted) speed on the fitted rows: the\n"
-        "# range an estimate spans. Keys: \"decode\" or \"prefill\", then \"single\" or \"multi\".\n"
+        "# Quantiles (5th and 95th) of log(measured / predicted) speed on rows each fit did not\n"
+        "# see (5-fold cross-validation by rig and model over the fitted rows): the range an\n"
+        "# estimate spans. Keys: \"decode\" or \"prefill\", then \"single\" or \"multi\".\n"
     )
     text += "SPREAD: dict[str, dict[str, tuple[float, float]]] = " + pprint.pformat(speed_calibration.SPREAD, width=100) + "\n"
     path.write_text(text)
@@ -190,8 +247,8 @@ def main() -> int:
         print(f"skipped {problem}")
     fitted = [c for c in cases if not c.set_aside]
     print(f"{len(cases)} usable rows, {len(fitted)} fitted, {len(cases) - len(fitted)} set aside")
+    fitted_spreads = spreads(cross_validated_residuals(fitted))
     fit(fitted)
-    fitted_spreads = spreads(fitted)
     speed_calibration.SPREAD.clear()
     speed_calibration.SPREAD.update(fitted_spreads)
     pprint.pprint(speed_calibration.CALIBRATION, width=100)

@@ -3,7 +3,9 @@
 Each row of ``tests/data/speed_benchmarks.csv`` names a rig (catalog GPU ids joined by "+"),
 a runtime, split, model and quantization, and the measured decode (tg) and prefill (pp)
 tokens/s. This module turns a row into the ``Rig``, ``Workload`` and ``FitResult`` that
-``estimate_speed`` reads, using the bundled catalog for every figure.
+``estimate_speed`` reads, using the bundled catalog for every figure. The placement comes
+from ``rigtui.core.fit.plan`` with the row's split and ``--n-cpu-moe`` count, so the
+benchmarks check the same placement the app shows.
 """
 
 from __future__ import annotations
@@ -16,17 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rigtui.catalog import load_catalog
+from rigtui.core import fit
 from rigtui.core.catalog import Catalog
-from rigtui.core.results import DeviceUsage, FitResult
+from rigtui.core.results import FitResult
 from rigtui.core.rig import Rig, RigGpu, Workload
 from rigtui.core.speed import SpeedEstimate, estimate_speed
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCHMARKS = ROOT / "tests" / "data" / "speed_benchmarks.csv"
-
-# Splits under which every GPU computes a slice of every layer.
-_SPLITS_SHARING_EVERY_LAYER = ("row", "tensor", "tensor-parallel")
-
 
 def is_set_aside(row: dict[str, str]) -> bool:
     """Return True for the one row in five kept out of the fit.
@@ -109,47 +108,16 @@ def _case(catalog: Catalog, row: dict[str, str]) -> Case:
     prompt = int(row["prompt"] or 512)
     ubatch = int(row["ubatch"] or 512)
     split = row["split"]
+    cpu_moe = int(row["n_cpu_moe"] or 0)
+    context = max(depth + generated + prompt, 512)
+    common = dict(model=model, quant=quant, runtime=runtime, split=split, prompt=prompt, ubatch=ubatch,
+                  context=context, n_cpu_moe=cpu_moe or None, ggml_types=dict(catalog.ggml_types))
     # A generation run averages the per-token time over its depths, and time grows linearly
     # with depth, so the mean depth gives the mean time.
-    decode = Workload(model=model, quant=quant, runtime=runtime, split=split, depth=depth + generated // 2,
-                      prompt=prompt, ubatch=ubatch, context=max(depth + generated + prompt, 512))
-    prefill = Workload(model=model, quant=quant, runtime=runtime, split=split, depth=depth, prompt=prompt,
-                       ubatch=ubatch, context=max(depth + generated + prompt, 512))
-    cpu_moe = int(row["n_cpu_moe"] or 0)
-    result = simple_placement(rig, split, model.n_layers, cpu_moe, runtime.id, quant.id, decode.context)
+    decode = Workload(depth=depth + generated // 2, **common)
+    prefill = Workload(depth=depth, **common)
+    result = fit.plan(rig, decode, split if len(gpus) > 1 else "single")
     return Case(row=row, rig=rig, decode_workload=decode, prefill_workload=prefill, result=result, set_aside=is_set_aside(row))
-
-
-def simple_placement(rig: Rig, split: str, n_layers: int, cpu_expert_layers: int, runtime: str, quant: str,
-                     context: int) -> FitResult:
-    """Place every layer on the rig's GPUs as the benchmark runs did.
-
-    Layer and pipeline splits give each GPU a block of layers in proportion to its memory,
-    which is llama.cpp's default without --tensor-split, and put the output layer on the last
-    GPU. Row split and tensor parallel give every GPU an even slice of every layer. That
-    matches vLLM and MLC, and llama.cpp row split on the equal cards these rows use.
-    Weights and KV bytes are left at zero, so the speed model sizes them from the catalog's
-    parameter counts and the quantization's bits per weight.
-    """
-    memory = [g.spec.memory_bytes for g in rig.gpus]
-    shares = [m / sum(memory) for m in memory]
-    devices: list[DeviceUsage] = []
-    first = 0
-    for index, gpu in enumerate(rig.gpus):
-        if split in _SPLITS_SHARING_EVERY_LAYER or len(rig.gpus) == 1:
-            layers, first_layer, output = n_layers, 0, True
-        else:
-            end = n_layers if index == len(rig.gpus) - 1 else round(n_layers * sum(shares[: index + 1]))
-            layers, first_layer, output = end - first, first, index == len(rig.gpus) - 1
-            first = end
-        devices.append(DeviceUsage(name=f"GPU{index} {gpu.name}", kind="gpu", index=index,
-                                   capacity_bytes=gpu.spec.memory_bytes, layers=layers,
-                                   first_layer=first_layer, holds_output=output))
-    if cpu_expert_layers:
-        devices.insert(0, DeviceUsage(name="CPU", kind="cpu", index=None, capacity_bytes=rig.cpu_ram_bytes,
-                                      expert_layers=cpu_expert_layers))
-    return FitResult(fits=True, split=split if len(rig.gpus) > 1 else "single", runtime=runtime, quant=quant,
-                     context=context, kv_cache="f16", devices=tuple(devices))
 
 
 # --- error summaries ---------------------------------------------------------------------------
