@@ -53,7 +53,7 @@ def test_use_more_bits_matches_llama_quant() -> None:
 
 
 def test_tied_embedding_uses_output_type(catalog) -> None:
-    # A two-GPU log (llama.cpp PR 6122) shows Command R's CPU buffer at 1640.62 MiB: the
+    # A public two-GPU llama.cpp log shows Command R's CPU buffer at 1640.62 MiB: the
     # tied token_embd quantized as the output head (Q6_K).
     weights = memory.model_weights(COMMAND_R, catalog.quant("Q4_K_M"), catalog.ggml_types)
     assert weights.token_embd_bytes / MIB == pytest.approx(1640.62, rel=0.001)

@@ -1,7 +1,7 @@
 """Does a workload fit a rig, split how, and how fast: the public entry points of the core.
 
 ``fit`` tries every split strategy the runtime supports and returns the fastest placement
-that fits, with the others as alternatives. ``plan`` answers for one strategy. For llama.cpp's
+that fits, with the others as alternatives. ``plan`` places with one strategy. For llama.cpp's
 layer split the core chooses the ``--tensor-split`` ratios itself: each card takes whole,
 contiguous layers, the fastest card is filled first, and every subset of the cards is tried,
 so leaving a slow card out is found when it is faster.
@@ -14,7 +14,7 @@ from dataclasses import replace
 
 from rigtui.core import memory, placement as pl
 from rigtui.core.launch import launch_values, render_launch
-from rigtui.core.results import FitResult, Warning_
+from rigtui.core.results import DeviceUsage, FitResult, Warning_
 from rigtui.core.rig import GIB, Rig, Workload
 from rigtui.core.specs import GgmlType, ModelSpec, QuantSpec
 from rigtui.core.speed import estimate_speed
@@ -101,7 +101,9 @@ def _place(rig: Rig, workload: Workload, split: str, for_speed: bool) -> tuple[p
         return _cpu_only(rig, workload), []
     if split in ("single", "layer") and _is_ollama(workload):
         order = sorted(gpus, key=lambda i: pl.gpu_free_bytes(rig, i), reverse=True)
-        return pl.build_ollama(rig, workload, order), []
+        placement = pl.build_ollama(rig, workload, order)
+        _annotate_offload(workload, placement)
+        return placement, []
     if engine in ("vllm", "sglang", "tensorrt-llm", "mlc-llm") and split in ("single", "tensor-parallel"):
         chosen = gpus if split == "tensor-parallel" else (max(gpus, key=lambda i: pl.gpu_capacity(rig, i, workload)),)
         placement = pl.build_tensor_parallel(rig, workload, chosen)
@@ -298,7 +300,7 @@ def _rebalance_for_speed(
     """Move layers from slower to faster cards while everything still fits.
 
     Under layer split one sequence passes through the cards in turn, so each layer costs its
-    bytes over its card's bandwidth; a layer on a faster card is always quicker.
+    bytes over its card's bandwidth. A layer on a faster card therefore takes less time.
     """
     if len(subset) < 2:
         return placement
@@ -372,7 +374,26 @@ def _decode_speed(rig: Rig, workload: Workload, placement: pl.Placement) -> floa
     return estimate_speed(rig, workload, result).decode.expected
 
 
-# --- assembling the answer -------------------------------------------------------------------
+# --- assembling the result -------------------------------------------------------------------
+
+
+def _with_idle_gpus(rig: Rig, workload: Workload, placement: pl.Placement) -> None:
+    """List every GPU of the rig, the ones a placement leaves out with nothing on them."""
+    present = {d.index for d in placement.devices if d.kind == "gpu"}
+    idle = [
+        DeviceUsage(
+            name=rig.gpus[i].name,
+            kind="gpu",
+            index=i,
+            capacity_bytes=pl.gpu_capacity(rig, i, workload),
+            reserved_bytes=pl.gpu_reserved_bytes(rig, i),
+        )
+        for i in range(len(rig.gpus))
+        if i not in present
+    ]
+    if idle:
+        gpus = sorted([d for d in placement.devices if d.kind == "gpu"] + idle, key=lambda d: d.index)
+        placement.devices = gpus + [d for d in placement.devices if d.kind == "cpu"]
 
 
 def _bare_result(workload: Workload, placement: pl.Placement) -> FitResult:
@@ -392,6 +413,7 @@ def _bare_result(workload: Workload, placement: pl.Placement) -> FitResult:
 
 
 def _to_result(rig: Rig, workload: Workload, placement: pl.Placement) -> FitResult:
+    _with_idle_gpus(rig, workload, placement)
     warnings = list(placement.warnings)
     notes = list(placement.notes)
     warnings.extend(_workload_warnings(rig, workload, placement))
@@ -535,7 +557,7 @@ def max_context(rig: Rig, workload: Workload) -> int | None:
 
 
 def best_quant(rig: Rig, workload: Workload, quants: list[QuantSpec]) -> QuantSpec | None:
-    """The quantization with the most bits per weight that fits entirely on the GPUs.
+    """Return the quantization with the most bits per weight that fits entirely on the GPUs.
 
     Only formats the runtime loads are tried; EXL2/EXL3 count at their catalog bpw.
     """

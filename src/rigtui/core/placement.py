@@ -1,4 +1,4 @@
-"""Where each runtime puts weights, KV cache and buffers across a rig's devices.
+"""Placement of weights, KV cache and buffers across a rig's devices, runtime by runtime.
 
 One function per split strategy turns a rig, a workload and the strategy's knobs (layer
 counts, ratios, offloaded layers) into per-device byte counts. Choosing the knobs is the job
@@ -15,11 +15,11 @@ from rigtui.core import memory
 from rigtui.core.results import DeviceUsage, Warning_
 from rigtui.core.rig import GIB, MIB, Rig, Workload
 
-# NOTE: RAM kept free for the OS and other programs when CPU RAM holds weights; an engineering
-# choice, since the catalog has no per-OS RAM figure.
+# NOTE: RAM kept free for the OS and other programs when weights sit in CPU RAM. It is an
+# engineering choice, because the catalog has no per-OS RAM figure.
 CPU_RAM_RESERVE = 4 * GIB
 # Ollama admits a GPU only when it can hold its fixed costs plus two layers and a safety buffer.
-# The 1 GiB is the maintainers' own account of that buffer (ollama/ollama issue 8430).
+# NOTE: the 1 GiB is an Ollama maintainer's public estimate of that buffer, not a constant in its code.
 OLLAMA_SAFETY_BUFFER = 1 * GIB
 # vLLM's profiling run: tokens in the dummy batch (max_num_batched_tokens in recent V1 servers)
 # and sequences the sampler sizes its logits for (max_num_seqs).
@@ -51,7 +51,7 @@ class Placement:
         return all(d.fits for d in self.devices) and not any(w.code in BLOCKING for w in self.warnings)
 
     def short(self) -> tuple[str | None, int]:
-        """The device that is short by the most bytes, and by how many."""
+        """Return the device that is short by the most bytes, and by how many."""
         worst = min(self.devices, key=lambda d: d.free_bytes, default=None)
         if worst is None or worst.fits:
             return None, 0
@@ -173,6 +173,8 @@ class LayerPlan:
     gpu_indexes: tuple[int, ...]
     counts: tuple[int, ...]
     n_cpu_moe: int = 0
+    output_on_gpu: bool = True
+    """With every layer on GPUs, whether the output layer joins them (-ngl n_layer + 1)."""
 
     @property
     def gpu_layers(self) -> int:
@@ -185,10 +187,13 @@ def build_layer_split(rig: Rig, workload: Workload, plan: LayerPlan, ratios: lis
     n_layer = model.n_layers
     weights = memory.model_weights(model, workload.quant, workload.ggml_types, workload.bpw)
     shape = memory.llamacpp_compute_shape(model, workload.context, workload.ubatch, workload.flash_attn)
-    full = plan.gpu_layers >= n_layer
-    ngl = n_layer + 1 if full else plan.gpu_layers
+    full = plan.gpu_layers >= n_layer and plan.output_on_gpu
+    ngl = n_layer + 1 if full else min(plan.gpu_layers, n_layer)
     if ratios is None:
-        ratios = ratios_for_counts(list(plan.counts)) if plan.counts else [1.0]
+        if not plan.counts:
+            ratios = [1.0]
+        else:
+            ratios = ratios_for_counts(list(plan.counts)) if full else [float(c) for c in plan.counts]
     slots = llamacpp_layer_devices(n_layer, ngl, ratios) if plan.gpu_indexes else [None] * (n_layer + 1)
     n_cpu_moe = min(plan.n_cpu_moe, n_layer)
 
@@ -372,7 +377,7 @@ def build_ollama(rig: Rig, workload: Workload, gpu_order: list[int]) -> Placemen
     model = workload.model
     weights = memory.model_weights(model, workload.quant, workload.ggml_types, workload.bpw)
     shape = memory.llamacpp_compute_shape(model, workload.context, workload.ubatch, workload.flash_attn)
-    graph = memory.llamacpp_compute_bytes(shape, True, True)
+    graph = workload.compute_graph_bytes or memory.llamacpp_compute_bytes(shape, True, True)
     projector = (workload.projector_bytes or 0) + (workload.projector_graph_bytes or 0)
     minimum = workload.runtime.per_gpu_overhead_mib * MIB
     layer_sizes = [
@@ -400,7 +405,12 @@ def build_ollama(rig: Rig, workload: Workload, gpu_order: list[int]) -> Placemen
         else:
             break
     gpus_with_layers = tuple(i for i in sorted(gpu_order) if counts[i] > 0)
-    plan = LayerPlan(gpus_with_layers, tuple(counts[i] for i in gpus_with_layers))
+    # The output layer goes last, on the last GPU llama.cpp fills, when it has room.
+    output_on_gpu = False
+    if placed == len(layer_sizes) and gpus_with_layers:
+        last = gpus_with_layers[-1]
+        output_on_gpu = free[last] > used[last] + weights.output_bytes
+    plan = LayerPlan(gpus_with_layers, tuple(counts[i] for i in gpus_with_layers), output_on_gpu=output_on_gpu)
     placement = build_layer_split(rig, workload, plan)
     # Ollama charges the projector, its graph and one buffer layer to every GPU it uses.
     devices = []
@@ -528,9 +538,9 @@ def build_tensor_parallel(rig: Rig, workload: Workload, gpu_indexes: tuple[int, 
     placement.kv_token_budget = budget_tokens
     if engine in ("vllm", "sglang"):
         _check_vllm(rig, workload, placement, capacities)
-        if len(set(capacities)) > 1:
-            smallest = min(per_rank_room)
-            placement.wasted_bytes = int(sum(r - smallest for r in per_rank_room))
+        smallest = min(per_rank_room)
+        placement.wasted_bytes = int(sum(r - smallest for r in per_rank_room))
+        if placement.wasted_bytes > 256 * MIB:
             small_name = placement.devices[per_rank_room.index(smallest)].name
             placement.warnings.append(
                 Warning_(
@@ -538,6 +548,12 @@ def build_tensor_parallel(rig: Rig, workload: Workload, gpu_indexes: tuple[int, 
                     f"{workload.runtime.name} shards evenly, so every GPU gets the KV cache that fits on "
                     f"{small_name}; {_gib(placement.wasted_bytes)} on the larger card(s) stays unused.",
                 )
+            )
+        bandwidths = sorted({rig.gpus[i].spec.bandwidth_gbs for i in gpu_indexes})
+        if len(bandwidths) > 1:
+            placement.notes.append(
+                f"Every layer waits for the slowest card ({bandwidths[0]:.0f} GB/s against {bandwidths[-1]:.0f} GB/s), "
+                "so the faster card idles for part of each token."
             )
     return placement
 

@@ -119,6 +119,8 @@ class Workload:
     """Vision projector (mmproj) weights when the model is run with images; None: none loaded."""
     projector_graph_bytes: int | None = None
     """Compute graph of the vision projector, bytes, when known (Ollama reports it)."""
+    compute_graph_bytes: int | None = None
+    """Compute graph per GPU measured from a runtime log (Ollama prints it); None: estimate it."""
     ggml_types: dict[str, GgmlType] = field(default_factory=dict, compare=False, hash=False)
     """GGML tensor types from the catalog, which size GGUF weights and quantized KV caches."""
     extra: dict[str, str] = field(default_factory=dict)
