@@ -352,3 +352,13 @@ def test_core_imports_no_ui_or_io_library() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_c6_mismatched_cards_recommend_the_faster_one(catalog) -> None:
+    # A public llama.cpp report: Llama 3.2 3B in F16 ran at 57.2 tokens/s on an RX 6800 alone and
+    # 25.1 with an RX 6700 XT added under layer split.
+    rig = make_rig(catalog, "RX 6800", "RX 6700 XT")
+    result = plan(rig, make_workload(catalog, "llama-3.2-3b", "F16", context=4096), "layer")
+    used = [d.index for d in result.devices if d.kind == "gpu" and d.layers]
+    assert used == [0]
+    assert "single-card-faster" in _codes(result)
