@@ -152,7 +152,8 @@ def _print_table(what: str, entries: list[Any]) -> None:
     table = Table(title=f"{len(entries)} {what}", header_style="bold")
     columns = _columns(what)
     for label, _ in columns:
-        table.add_column(label, overflow="fold")
+        # Ids are what users type back, so they never wrap; long names fold instead.
+        table.add_column(label, overflow="fold", no_wrap=label in ("id", "gpu"))
     for entry in entries:
         table.add_row(*(escape(get(entry)) for _, get in columns))
     Console().print(table)

@@ -1,0 +1,87 @@
+"""`rigtui catalog`, `rigtui paths`, `--version` and `--help` on the bundled catalogs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from rigtui import __version__
+from rigtui.cli import main
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    try:
+        code = main(list(argv))
+    except SystemExit as exc:  # argparse exits for --help, --version and usage errors
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_version(capsys) -> None:
+    code, out, _ = run_cli(capsys, "--version")
+    assert code == 0 and out.strip() == f"rigtui {__version__}"
+
+
+def test_help_lists_subcommands(capsys) -> None:
+    code, out, _ = run_cli(capsys, "--help")
+    assert code == 0
+    for name in ("catalog", "paths", "fit"):
+        assert name in out
+
+
+def test_bundled_catalogs_pass_check(capsys) -> None:
+    code, out, _ = run_cli(capsys, "catalog", "check", "--json")
+    report = json.loads(out)
+    assert report["problems"] == [] and code == 0
+    counts = report["counts"]
+    assert counts["gpus"] >= 60
+    assert counts["models"] >= 80
+    assert counts["runtimes"] >= 10
+    assert counts["os"] >= 6
+    assert counts["prices"] > 0 and counts["quants"] >= 25
+
+
+@pytest.mark.parametrize("kind", ["gpus", "models", "quants", "runtimes", "os", "prices"])
+def test_catalog_lists_as_json_with_sources(capsys, kind: str) -> None:
+    code, out, _ = run_cli(capsys, "catalog", kind, "--json")
+    entries = json.loads(out)
+    assert code == 0 and entries
+    assert all(entry.get("source") for entry in entries)
+
+
+def test_catalog_table_output(capsys) -> None:
+    code, out, _ = run_cli(capsys, "catalog", "gpus")
+    assert code == 0
+    assert "rtx-4090" in out
+    assert "62 gpus" in out or "gpus" in out.splitlines()[0]
+
+
+def test_broken_user_file_warns_but_lists(capsys, tmp_path: Path, monkeypatch) -> None:
+    config = tmp_path / "cfg"
+    (config / "catalog").mkdir(parents=True)
+    (config / "catalog" / "gpus.toml").write_text('[[gpus]]\nid = "rtx-4090"\nbandwidth_gbs = "fast"\n')
+    monkeypatch.setenv("RIGTUI_CONFIG_DIR", str(config))
+    code, out, err = run_cli(capsys, "catalog", "gpus", "--json")
+    assert code == 0
+    assert "gpus.toml" in err and "bandwidth_gbs" in err
+    assert any(entry["id"] == "rtx-4090" for entry in json.loads(out))
+    code, _, _ = run_cli(capsys, "catalog", "check")
+    assert code == 1
+
+
+def test_unknown_catalog_kind_is_a_usage_error(capsys) -> None:
+    code, _, err = run_cli(capsys, "catalog", "cards")
+    assert code == 2 and "invalid choice: 'cards'" in err
+
+
+def test_paths_honours_environment(capsys, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("RIGTUI_CONFIG_DIR", str(tmp_path / "c"))
+    monkeypatch.setenv("RIGTUI_DATA_DIR", str(tmp_path / "d"))
+    code, out, _ = run_cli(capsys, "paths", "--json")
+    paths = json.loads(out)
+    assert code == 0
+    assert paths["user_catalogs"] == str(tmp_path / "c" / "catalog")
+    assert paths["saved_rigs"] == str(tmp_path / "d" / "rigs")
