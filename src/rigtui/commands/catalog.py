@@ -153,7 +153,7 @@ def _print_table(what: str, entries: list[Any]) -> None:
     columns = _columns(what)
     for label, _ in columns:
         # Ids are what users type back, so they never wrap; long names fold instead.
-        table.add_column(label, overflow="fold", no_wrap=label in ("id", "gpu"))
+        table.add_column(label, overflow="fold", no_wrap=label in ("id", "gpu"), min_width=16 if label == "name" else None)
     for entry in entries:
         table.add_row(*(escape(get(entry)) for _, get in columns))
     Console().print(table)
