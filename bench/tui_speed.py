@@ -1,0 +1,167 @@
+"""Measure the explorer's start-up, keystroke latency and memory.
+
+Usage: python bench/tui_speed.py [--runs N] [--keys N]
+
+1. Start to first paint: runs `rigtui` in a pseudo-terminal at 80x24 with empty user
+   folders and times from spawn until the GPU table is on screen. Without an NVIDIA driver
+   this is the example rig, which is what a fresh SSH session on a GPU-less box shows.
+2. Resident memory: VmRSS of that process once it has painted, and again after the fit
+   matrix over the whole bundled catalog has filled.
+3. Keystroke to repaint: drives the app headless (Textual's Pilot) on the fit matrix of
+   the whole bundled catalog and times each key from press until Textual is idle again
+   (every message handled and the screen refreshed), while the matrix is still filling
+   and once it has filled.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import fcntl
+import os
+import pty
+import re
+import select
+import shutil
+import signal
+import statistics
+import struct
+import sys
+import tempfile
+import termios
+import time
+from pathlib import Path
+
+ANSI = re.compile(rb"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[()][0-9A-Za-z]|\x1b[=>]|\x1b\][^\x07]*\x07")
+MARKER = b"GeForce"
+
+
+def _rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _children_rss_mib(pid: int) -> float:
+    total = 0.0
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            text = status.read_text()
+        except OSError:
+            continue
+        if f"\nPPid:\t{pid}\n" in text:
+            total += _rss_mib(int(status.parent.name))
+    return total
+
+
+def _read_until(fd: int, needle: bytes, timeout: float) -> bool:
+    seen = b""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.01)
+        if not ready:
+            continue
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:
+            return False
+        seen += chunk
+        if needle in ANSI.sub(b"", seen):
+            return True
+    return False
+
+
+def first_paint(runs: int, home: Path) -> tuple[list[float], list[float], list[float]]:
+    """Time spawn to first paint in a pty, and read RSS after the paint and after a full matrix."""
+    rigtui = shutil.which("rigtui", path=str(Path(sys.executable).parent)) or "rigtui"
+    env = dict(os.environ, TERM="xterm-256color", COLUMNS="80", LINES="24")
+    for name in ("CONFIG", "DATA", "CACHE"):
+        env[f"RIGTUI_{name}_DIR"] = str(home / name.lower())
+    times, rss_start, rss_full = [], [], []
+    for run in range(runs):
+        start = time.perf_counter()
+        pid, fd = pty.fork()
+        if pid == 0:
+            os.execve(rigtui, [rigtui], env)
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+        painted = _read_until(fd, MARKER, 20)
+        elapsed = time.perf_counter() - start
+        if not painted:
+            print("  run", run, "never painted the GPU table", file=sys.stderr)
+        else:
+            times.append(elapsed)
+            rss_start.append(_rss_mib(pid))
+            if run == runs - 1:
+                os.write(fd, b"2")
+                _read_until(fd, b"\x00never", 90)  # let the whole catalog fill
+                rss_full.append(_rss_mib(pid) + _children_rss_mib(pid))
+        os.write(fd, b"q")
+        _read_until(fd, b"\x00never", 1)
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        os.waitpid(pid, 0)
+        os.close(fd)
+    return times, rss_start, rss_full
+
+
+async def keystrokes(count: int) -> tuple[list[float], list[float], float]:
+    from rigtui.catalog.loader import load_catalog
+    from rigtui.tui.app import make_app
+
+    catalog = load_catalog()
+    app = make_app(catalog)
+    keys = ["down", "down", "right", "up", "left", "o", "o", "o", "m", "m", "m", "c", "c", "down", "up"]
+    filling: list[float] = []
+    filled: list[float] = []
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("2")
+        started = time.perf_counter()
+        for i in range(count):
+            t0 = time.perf_counter()
+            await pilot.press(keys[i % len(keys)])
+            await pilot.wait_for_scheduled_animations()
+            await pilot.pause()
+            filling.append(time.perf_counter() - t0)
+        await app.workers.wait_for_complete()
+        fill_seconds = time.perf_counter() - started
+        for i in range(count):
+            t0 = time.perf_counter()
+            await pilot.press(keys[i % len(keys)])
+            await pilot.pause()
+            filled.append(time.perf_counter() - t0)
+    return filling, filled, fill_seconds
+
+
+def _p95(values: list[float]) -> float:
+    return statistics.quantiles(values, n=20)[18] if len(values) >= 20 else max(values)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=10, help="first-paint runs (default 10)")
+    parser.add_argument("--keys", type=int, default=60, help="keystrokes per phase (default 60)")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as home:
+        times, rss_start, rss_full = first_paint(args.runs, Path(home))
+    if times:
+        print(f"first paint at 80x24: median {statistics.median(times) * 1000:.0f} ms, "
+              f"min {min(times) * 1000:.0f} ms, max {max(times) * 1000:.0f} ms over {len(times)} runs")
+        print(f"resident memory after first paint: median {statistics.median(rss_start):.0f} MiB")
+    if rss_full:
+        print(f"resident memory with the whole fit matrix filled (app and any child processes): {rss_full[0]:.0f} MiB")
+
+    filling, filled, fill_seconds = asyncio.run(keystrokes(args.keys))
+    print(f"fit matrix over the bundled catalog filled in {fill_seconds:.1f} s")
+    for label, values in (("while filling", filling), ("after filling", filled)):
+        print(f"keystroke to repaint {label}: median {statistics.median(values) * 1000:.1f} ms, "
+              f"p95 {_p95(values) * 1000:.1f} ms, max {max(values) * 1000:.1f} ms ({len(values)} keys)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
