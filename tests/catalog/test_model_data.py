@@ -54,6 +54,8 @@ HEAD_DIM_EXCEPTIONS = {
     "gemma-3-4b": "Gemma uses head_dim 256 independent of hidden_size",
     "gemma-3-12b": "Gemma uses head_dim 256 independent of hidden_size",
     "gemma-3-27b": "config sets head_dim 128 with 32 heads on a 5376 hidden size",
+    "mistral-small-3.1-24b": "text_config sets head_dim 128 with 32 heads on a 5120 hidden size",
+    "kimi-k2": "MLA: head_dim is qk_nope_head_dim + qk_rope_head_dim, not hidden_size / n_heads",
 }
 
 
@@ -283,7 +285,7 @@ def test_computed_params_match_published_counts(models):
         # Model cards: Gemma 7B 8.54B, Qwen1.5-MoE-A2.7B 14.3B total and 2.7B active.
         "gemma-7b": (8.54e9, None),
         "qwen1.5-moe-a2.7b": (14.3e9, 2.7e9),
-        # Model cards: Command R 35B, Command R+ 104B; Mistral's Large 2 release notes: 123B.
+        # Model cards: Command R 35B and Command R+ 104B. Mistral's Large 2 release notes: 123B.
         "command-r-35b": (35e9, None),
         "command-r-plus-104b": (104e9, None),
         "mistral-large-123b": (123e9, None),
