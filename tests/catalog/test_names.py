@@ -69,3 +69,10 @@ def test_normalize_is_idempotent_and_plain(text: str) -> None:
     once = normalize_name(text)
     assert normalize_name(once) == once
     assert all(c.isascii() and (c.isdigit() or c.islower()) for c in once)
+
+
+@pytest.mark.parametrize("text", ["RTX 4099", "rtx4099"])
+def test_misspelt_name_is_not_read_as_a_count(catalog, text: str) -> None:
+    with pytest.raises(NameNotFound) as caught:
+        catalog.gpus_from(text)
+    assert "GeForce RTX 4090" in caught.value.suggestions

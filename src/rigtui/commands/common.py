@@ -12,12 +12,13 @@ from dataclasses import replace
 
 from rigtui.core.catalog import Catalog, NameNotFound
 from rigtui.core.rig import GIB, Rig, RigGpu, Workload, pcie_bandwidth_gbs
-from rigtui.core.specs import GpuSpec
+from rigtui.core.specs import GpuSpec, ModelSpec
 
 EXIT_USAGE = 2
 # The example rig's assumption for two or more cards: a consumer board splits the CPU's x16
 # lanes into x8/x8.
 MULTI_GPU_PCIE = (4, 8)
+DEFAULT_QUANT = "Q4_K_M"
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b?)\s*$", re.IGNORECASE)
 _UNITS = {"": GIB, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 
@@ -77,6 +78,28 @@ def lookup(kind: str, finder, text: str):
         raise UsageError(f"unknown {exc.kind} {text!r}{hint}") from None
 
 
+def resolve_model_argument(catalog: Catalog, text: str) -> tuple[ModelSpec, str | None]:
+    """Resolve --model to a model and, for a GGUF file, the file's own quantization.
+
+    Raises:
+        UsageError: unknown name, or a GGUF file that is missing or malformed.
+        SourceError: a download failed (not the user's input).
+    """
+    from rigtui.sources.gguf import GgufError
+    from rigtui.sources.models import resolve_model
+
+    try:
+        resolved = resolve_model(text, catalog)
+    except NameNotFound as exc:
+        hint = f"; did you mean {', '.join(exc.suggestions)}?" if exc.suggestions else "; run `rigtui catalog models` for the list"
+        raise UsageError(f"--model: unknown model {text!r}{hint}") from None
+    except GgufError as exc:
+        raise UsageError(f"--model: {exc}") from None
+    if resolved.file_type and resolved.file_type not in catalog.quants:
+        return resolved.spec, None
+    return resolved.spec, resolved.file_type
+
+
 def add_rig_arguments(parser: argparse.ArgumentParser) -> None:
     """Add --gpu, --pcie, --nvlink, --os, --cpu-ram and --used to a command's parser."""
     parser.add_argument(
@@ -104,8 +127,6 @@ def build_rig(catalog: Catalog, args: argparse.Namespace) -> Rig:
         except UsageError:
             raise
         except ValueError as exc:
-            # A name with an 'x' in it ("RTX 4099") can read as a count; look the whole name up.
-            lookup("gpus", catalog.gpu, text)
             raise UsageError(f"--gpu: {exc}") from None
     links = [parse_pcie(p) for p in args.pcie]
     if len(links) > len(specs):
@@ -134,8 +155,8 @@ def link_summary(gpu: RigGpu) -> str:
 
 def build_workload(catalog: Catalog, args: argparse.Namespace) -> Workload:
     """Build the workload that --model, --quant, --runtime, --context and the tuning options describe."""
-    model = lookup("models", catalog.model, args.model)
-    quant = lookup("quants", catalog.quant, args.quant)
+    model, file_type = resolve_model_argument(catalog, args.model)
+    quant = lookup("quants", catalog.quant, args.quant or file_type or DEFAULT_QUANT)
     runtime = lookup("runtimes", catalog.runtime, args.runtime)
     if args.context <= 0:
         raise UsageError(f"--context: invalid value {args.context}; use a positive number of tokens such as 8192")

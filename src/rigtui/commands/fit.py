@@ -23,8 +23,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     from rigtui.commands.common import add_rig_arguments
 
     add_rig_arguments(parser)
-    parser.add_argument("--model", required=True, metavar="NAME", help="model name or Hugging Face repo id")
-    parser.add_argument("--quant", default="Q4_K_M", metavar="NAME", help="quantization, such as Q4_K_M, awq-4bit or fp8 (default: Q4_K_M)")
+    parser.add_argument(
+        "--model", required=True, metavar="NAME",
+        help="catalog model name, Hugging Face repo id (config.json is fetched when not in the catalog), "
+        "or a local or http(s) GGUF file",
+    )
+    parser.add_argument(
+        "--quant", metavar="NAME",
+        help="quantization, such as Q4_K_M, awq-4bit or fp8 (default: the GGUF file's own type, else Q4_K_M)",
+    )
     parser.add_argument("--runtime", default="llama.cpp", metavar="NAME", help="inference runtime (default: llama.cpp)")
     parser.add_argument("--context", type=int, default=8192, metavar="TOKENS", help="context length in tokens (default: 8192)")
     parser.add_argument("--split", default="auto", choices=[s for s in SPLITS if s != "single"], help="split strategy; auto picks the fastest that fits")
@@ -42,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     from rigtui.commands.catalog import open_catalog
     from rigtui.commands.common import EXIT_USAGE, UsageError, build_rig, build_workload
     from rigtui.core.fit import fit
-    from rigtui.errors import CatalogError
+    from rigtui.errors import CatalogError, RigtuiError
 
     try:
         catalog = open_catalog()
@@ -61,6 +68,9 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"rigtui: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except RigtuiError as exc:  # a download failed: not the user's input, so status 1
+        print(f"rigtui: error: {exc}", file=sys.stderr)
+        return 1
     if args.json:
         print(json.dumps(result_to_json(result), indent=2))
     else:

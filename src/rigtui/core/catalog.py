@@ -20,7 +20,9 @@ T = TypeVar("T")
 _NOISE_WORDS = ("nvidia", "geforce", "amd", "radeon", "intel", "tesla", "graphics", "the")
 # Product-line prefixes a user may drop: "4090" for "RTX 4090", "7900xtx" for "RX 7900 XTX".
 _LINE_PREFIXES = ("rtx", "gtx", "rx", "arc", "pro", "instinct")
-_COUNT = re.compile(r"^\s*(\d+)\s*[x×*]\s*(.+?)\s*$|^\s*(.+?)\s*[x×*]\s*(\d+)\s*$", re.IGNORECASE)
+# "2x RTX 3090", "2 × 3090", or "RTX 3090 x2". The suffix form needs a space before the x so that
+# "RTX 4099" is a (misspelt) name and not 4099 cards of "RT".
+_COUNT = re.compile(r"^\s*(\d{1,3})\s*[x×*]\s*(.+?)\s*$|^\s*(.+?)\s+[x×*]\s*(\d{1,3})\s*$", re.IGNORECASE)
 
 
 def normalize_name(text: str) -> str:

@@ -283,9 +283,10 @@ def build_layer_split(rig: Rig, workload: Workload, plan: LayerPlan, ratios: lis
 # --- llama.cpp row split and tensor split -------------------------------------------------
 
 # Architectures `-sm tensor` rejects (llama.cpp docs/multi-gpu.md), as config.json model_type.
+# kimi_k2 is the DeepSeek V3 layout under its own model_type, so it is excluded with it.
 TENSOR_MODE_EXCLUDED = frozenset(
     {
-        "grok", "mpt", "olmoe", "deepseek_v2", "deepseek_v3", "glm_moe_dsa", "nemotron_h",
+        "grok", "mpt", "olmoe", "deepseek_v2", "deepseek_v3", "kimi_k2", "glm_moe_dsa", "nemotron_h",
         "granitemoehybrid", "lfm2_moe", "minimax_m2", "mistral4", "kimi_linear", "jamba",
         "falcon_h1", "mamba", "mamba2", "plamo2", "minicpm3", "gemma3n", "olmo2", "bitnet", "t5",
     }
