@@ -362,3 +362,14 @@ def test_c6_mismatched_cards_recommend_the_faster_one(catalog) -> None:
     used = [d.index for d in result.devices if d.kind == "gpu" and d.layers]
     assert used == [0]
     assert "single-card-faster" in _codes(result)
+
+
+def test_auto_prefers_stable_split_over_experimental_tensor_mode(catalog) -> None:
+    from rigtui.core.fit import EXPERIMENTAL_SPLITS
+
+    rig = make_rig(catalog, "RTX 4090", "RTX 3090")
+    result = fit(rig, make_workload(catalog, "llama-3.1-70b", context=8192))
+    assert result.fits
+    assert result.split not in EXPERIMENTAL_SPLITS
+    assert any(alt.split == "tensor" for alt in result.alternatives)
+    assert "tensor (experimental)" in " ".join(result.notes)

@@ -63,10 +63,17 @@ def fit(rig: Rig, workload: Workload) -> FitResult:
     return best
 
 
-def _rank(result: FitResult) -> tuple[int, int, float, int]:
+# llama.cpp's `-sm tensor` mode is experimental, so auto ranks it below any stable split that
+# fits on the GPUs and only names it as the faster alternative; `--split tensor` still picks it.
+EXPERIMENTAL_SPLITS = frozenset({"tensor"})
+
+
+def _rank(result: FitResult) -> tuple[int, int, int, float, int]:
     on_gpu = 0 if any(w.code in ("cpu-offload", "expert-offload") for w in result.warnings) else 1
+    stable = 0 if result.split in EXPERIMENTAL_SPLITS else 1
     decode = result.decode.expected if result.decode else 0.0
-    return (int(result.fits), on_gpu, decode, -STRATEGIES.index(result.split) if result.split in STRATEGIES else 0)
+    order = -STRATEGIES.index(result.split) if result.split in STRATEGIES else 0
+    return (int(result.fits), on_gpu, stable, decode, order)
 
 
 def _why_chosen(best: FitResult, others: tuple[FitResult, ...]) -> str:
@@ -75,7 +82,8 @@ def _why_chosen(best: FitResult, others: tuple[FitResult, ...]) -> str:
         if not other.fits:
             parts.append(f"{other.split}: does not fit")
         elif other.decode and best.decode:
-            parts.append(f"{other.split}: {other.decode.expected:.1f} tok/s")
+            label = f"{other.split} (experimental)" if other.split in EXPERIMENTAL_SPLITS else other.split
+            parts.append(f"{label}: {other.decode.expected:.1f} tok/s")
     speed = f" at {best.decode.expected:.1f} tok/s" if best.decode else ""
     return f"Chose {best.split} split{speed}; others: " + ("; ".join(parts) or "none")
 
