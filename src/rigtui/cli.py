@@ -29,7 +29,8 @@ class ArgumentParser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"rigtui: error: {message}\n")
 
 
-def build_parser() -> ArgumentParser:
+def build_parser(with_commands: bool = True) -> ArgumentParser:
+    """Build the parser; ``with_commands=False`` leaves out the subcommands and their imports."""
     parser = ArgumentParser(
         prog="rigtui",
         description="Which local LLMs fit on your GPUs, split how, at what speed, and what to buy next. "
@@ -45,6 +46,9 @@ def build_parser() -> ArgumentParser:
         help="start on a simulated rig instead of the real GPUs; without a name, list the scenarios",
     )
     parser.add_argument("--replay", metavar="FILE", help="play back GPU telemetry recorded by `rigtui record`")
+    if not with_commands:
+        parser.set_defaults(command=None)
+        return parser
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         try:
@@ -57,9 +61,36 @@ def build_parser() -> ArgumentParser:
     return parser
 
 
+def _explorer_only(argv: Sequence[str]) -> bool:
+    """True when ``argv`` holds only the explorer's own options, with no subcommand, help or version.
+
+    The explorer then starts without importing the subcommand modules, some of which load
+    the pydantic models at import time and would delay its first paint. Anything else,
+    including a mistake, goes through the full parser and its messages.
+    """
+    tokens = list(argv)
+    position = 0
+    while position < len(tokens):
+        token = tokens[position]
+        if token in ("--rig", "--replay"):
+            position += 2
+            continue
+        if token.startswith(("--rig=", "--replay=", "--demo=")):
+            position += 1
+            continue
+        if token == "--demo":
+            following = tokens[position + 1] if position + 1 < len(tokens) else None
+            takes_value = following is not None and not following.startswith("-") and following not in COMMANDS
+            position += 2 if takes_value else 1
+            continue
+        return False
+    return True
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(with_commands=not _explorer_only(arguments))
+    args = parser.parse_args(arguments)
     if args.command is None:
         from rigtui.commands.app import run_app
 

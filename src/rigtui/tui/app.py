@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from textual.app import App, SystemCommand
+from textual import work
+from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.reactive import reactive
 from textual.screen import Screen
+from textual.widgets import Footer, Header, Static
 
-from rigtui.core.catalog import Catalog
-from rigtui.core.rig import Rig
 from rigtui.errors import RigtuiError
-from rigtui.tui.compute import CoreService
-from rigtui.tui.edits import EXAMPLE_RUNTIME, example_rig
-from rigtui.tui.state import ExplorerState, Settings
+
+# The core, the catalog and the screens import pydantic and build models, which takes
+# longer than painting the first screen; they load in a worker behind LoadingScreen.
+if TYPE_CHECKING:
+    from rigtui.core.catalog import Catalog
+    from rigtui.core.rig import Rig
+    from rigtui.tui.startup import Startup
+    from rigtui.tui.state import Settings
 
 log = logging.getLogger(__name__)
 
@@ -30,14 +35,26 @@ START_MODELS = ("llama-3.3-70b", "llama-3.1-70b", "qwen2.5-32b", "llama-3.1-8b")
 START_QUANTS = ("q4_k_m", "Q4_K_M", "q4-k-m")
 
 
-def default_settings(catalog: Catalog, runtime: str | None = None) -> Settings:
-    """Settings for a fresh session, from the entries the catalog has."""
+def default_settings(catalog: "Catalog", runtime: str | None = None) -> "Settings":
+    """Return settings for a fresh session, from the entries the catalog has."""
+    from rigtui.tui.edits import EXAMPLE_RUNTIME
+    from rigtui.tui.state import Settings
+
     model = next((m for m in START_MODELS if m in catalog.models), None)
     if model is None:
         model = min(catalog.models.values(), key=lambda m: abs(m.params_total - 8e9)).id
     quant = next((q for q in START_QUANTS if q in catalog.quants), None) or next(iter(catalog.quants))
     runtime = runtime or (EXAMPLE_RUNTIME if EXAMPLE_RUNTIME in catalog.runtimes else next(iter(catalog.runtimes)))
     return Settings(model=model, quant=quant, runtime=runtime)
+
+
+class LoadingScreen(Screen[None]):
+    """The first screen: painted at once while the catalog and GPUs load in a worker."""
+
+    def compose(self) -> ComposeResult:
+        yield Header(icon="*")
+        yield Static("Loading the catalog and looking for GPUs…", id="loading-message")
+        yield Footer(compact=True)
 
 
 class RigApp(App[None]):
@@ -47,7 +64,6 @@ class RigApp(App[None]):
     CSS_PATH = "rigtui.tcss"
     ENABLE_COMMAND_PALETTE = True
     COMMAND_PALETTE_BINDING = "ctrl+p"
-    DEFAULT_MODE = "rig"
 
     BINDINGS = [
         Binding("1", "show('rig')", "Rig", id="show-rig", tooltip="The rig being explored"),
@@ -69,46 +85,65 @@ class RigApp(App[None]):
 
     def __init__(
         self,
-        catalog: Catalog,
+        catalog: "Catalog | None" = None,
         *,
+        load: "Callable[[], Startup] | None" = None,
         source: Any = None,
-        rig: Rig | None = None,
-        settings: Settings | None = None,
+        rig: "Rig | None" = None,
+        settings: "Settings | None" = None,
         notices: Sequence[tuple[str, str]] = (),
         rigs_folder: Path | None = None,
         origin: str | None = None,
     ) -> None:
+        """Build the app from a loaded catalog, or from ``load``, which runs in a worker after the first paint."""
+        if (catalog is None) == (load is None):
+            raise ValueError("give either a catalog or a load function")
+        # Textual reads DEFAULT_MODE while it initialises, so it is set on the instance first.
+        self.DEFAULT_MODE = "loading" if load is not None else "rig"
         super().__init__()
+        self.load = load
+        self.source = source
+        self.rigs_folder = rigs_folder
+        self.notices: list[tuple[str, str]] = list(notices)
+        self._too_small: Screen[None] | None = None
+        if catalog is not None:
+            self._install(catalog, rig, settings, origin or ("Example rig: no GPU was detected" if rig is None else "Rig"))
+        else:
+            self.add_mode("loading", LoadingScreen)
+
+    def _install(self, catalog: "Catalog", rig: "Rig | None", settings: "Settings | None", origin: str) -> None:
+        """Set up the shared state and the screens once the catalog is loaded."""
+        from rigtui.tui.compute import CoreService
+        from rigtui.tui.edits import example_rig
+        from rigtui.tui.state import ExplorerState
+
         self.catalog = catalog
         self.core = CoreService(catalog)
-        self.source = source
         self.state = ExplorerState(rig=rig or example_rig(catalog), settings=settings or default_settings(catalog))
-        self.notices = list(notices)
-        self.rigs_folder = rigs_folder
-        self.origin = origin or ("Example rig: no GPU was detected" if rig is None else "Rig")
-        self._too_small: Screen[None] | None = None
+        self.origin = origin
         self._register_modes()
 
     def _register_modes(self) -> None:
-        from rigtui.tui.screens.fit_matrix import FitMatrixScreen
         from rigtui.tui.screens.rig import RigScreen
-        from rigtui.tui.screens.runtimes import RuntimesScreen
-        from rigtui.tui.screens.topology import TopologyScreen
 
         self.add_mode("rig", RigScreen)
-        self.add_mode("fit", FitMatrixScreen)
-        self.add_mode("topology", TopologyScreen)
-        self.add_mode("runtimes", RuntimesScreen)
-        telemetry = _optional_screen("rigtui.tui.screens.telemetry", "TelemetryScreen")
-        if telemetry is not None:
-            self.add_mode("telemetry", lambda: telemetry(self.source))
-        upgrade = _optional_screen("rigtui.tui.screens.upgrade", "UpgradeScreen")
-        if upgrade is not None:
-            self.add_mode("upgrade", upgrade)
+        # The other screens import only when first shown, which keeps start-up short.
+        self.add_mode("fit", _lazy_screen("rigtui.tui.screens.fit_matrix", "FitMatrixScreen"))
+        self.add_mode("topology", _lazy_screen("rigtui.tui.screens.topology", "TopologyScreen"))
+        self.add_mode("runtimes", _lazy_screen("rigtui.tui.screens.runtimes", "RuntimesScreen"))
+        if _module_exists("rigtui.tui.screens.telemetry"):
+            self.add_mode("telemetry", self._telemetry_screen)
+        if _module_exists("rigtui.tui.screens.upgrade"):
+            self.add_mode("upgrade", _lazy_screen("rigtui.tui.screens.upgrade", "UpgradeScreen"))
+
+    def _telemetry_screen(self) -> Screen[Any]:
+        from rigtui.tui.screens.telemetry import TelemetryScreen
+
+        return TelemetryScreen(self.source)
 
     # --- shared state ------------------------------------------------------------------------
 
-    def set_rig(self, rig: Rig, description: str) -> None:
+    def set_rig(self, rig: "Rig", description: str) -> None:
         """Replace the shared rig (recorded for undo) and redraw every screen."""
         self.state.set_rig(rig, description)
         self.revision = self.state.revision
@@ -118,7 +153,7 @@ class RigApp(App[None]):
         self.state.set_settings(description, **changes)
         self.revision = self.state.revision
 
-    def set_rig_and_settings(self, rig: Rig, settings: Settings, description: str) -> None:
+    def set_rig_and_settings(self, rig: "Rig", settings: "Settings", description: str) -> None:
         self.state.set_both(rig, settings, description)
         self.revision = self.state.revision
 
@@ -133,6 +168,37 @@ class RigApp(App[None]):
     # --- lifecycle ---------------------------------------------------------------------------
 
     def on_mount(self) -> None:
+        self._check_size()
+        if self.load is not None:
+            self.call_after_refresh(self._load_in_background)
+        else:
+            self._show_notices()
+
+    @work(thread=True, exclusive=True, group="startup", description="load the catalog and detect GPUs")
+    def _load_in_background(self) -> None:
+        from rigtui.tui.startup import StartupFailed
+
+        assert self.load is not None
+        try:
+            startup = self.load()
+        except StartupFailed as failure:
+            self.call_from_thread(self._fail, failure.title, failure.message, failure.exit_code)
+            return
+        self.call_from_thread(self._started, startup)
+
+    def _fail(self, title: str, message: str, code: int) -> None:
+        from rich.panel import Panel
+
+        self.exit(return_code=code, message=Panel(message, title=title, title_align="left", border_style="red"))
+
+    def _started(self, startup: "Startup") -> None:
+        self.source = startup.source
+        self.notices.extend(startup.notices)
+        self._install(startup.catalog, startup.rig, startup.settings, startup.origin or "Rig")
+        self.switch_mode("rig")
+        self._show_notices()
+
+    def _show_notices(self) -> None:
         for title, message in self.notices:
             self.notify(message, title=title, severity="warning", timeout=12, markup=False)
         for problem in self.catalog.problems[:5]:
@@ -143,7 +209,6 @@ class RigApp(App[None]):
                 title="User catalog",
                 severity="warning",
             )
-        self._check_size()
 
     def on_resize(self) -> None:
         self._check_size()
@@ -281,27 +346,30 @@ def _action_callback(node: Any, action: str) -> Any:
     return run
 
 
-def _optional_screen(module: str, name: str) -> Any | None:
-    """A screen class from another part of rigtui, or None while that part is missing."""
-    import importlib
+def _lazy_screen(module: str, name: str) -> Callable[[], Screen[Any]]:
+    """A mode factory that imports the screen's module the first time the mode is shown."""
 
-    try:
-        return getattr(importlib.import_module(module), name)
-    except ModuleNotFoundError as exc:
-        if exc.name != module:
-            raise
-        return None
-    except AttributeError:
-        log.warning("%s has no %s; that screen is off", module, name)
-        return None
+    def build() -> Screen[Any]:
+        import importlib
+
+        return getattr(importlib.import_module(module), name)()  # type: ignore[no-any-return]
+
+    return build
+
+
+def _module_exists(module: str) -> bool:
+    """True when another part of rigtui that provides a screen is installed, without importing it."""
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
 
 
 def make_app(
-    catalog: Catalog,
+    catalog: "Catalog",
     *,
     source: Any = None,
-    rig: Rig | None = None,
-    settings: Settings | None = None,
+    rig: "Rig | None" = None,
+    settings: "Settings | None" = None,
     notices: Sequence[tuple[str, str]] = (),
     rigs_folder: Path | None = None,
     origin: str | None = None,

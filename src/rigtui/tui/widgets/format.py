@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rigtui.core.rig import GIB
+GIB = 1 << 30
 
 NA = "n/a"
 

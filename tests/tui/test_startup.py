@@ -1,0 +1,112 @@
+"""Start-up: the loading screen, the rig it seeds from GPUs or a saved file, and failures."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pytest
+
+from rigtui.cli import main
+from rigtui.core.catalog import Catalog
+from rigtui.tui import edits, rigs
+from rigtui.tui.app import RigApp, default_settings
+from rigtui.tui.screens.rig import RigScreen
+from rigtui.tui.startup import Startup, StartupFailed, host_os_id, prepare
+
+
+def _args(**values: object) -> argparse.Namespace:
+    base = {"demo": None, "replay": None, "rig": None}
+    base.update(values)
+    return argparse.Namespace(**base)
+
+
+def test_prepare_detects_demo_rig() -> None:
+    startup = prepare(_args(demo="mixed-4090-3090"))
+    assert startup.rig is not None
+    assert [g.spec.id for g in startup.rig.gpus] == ["rtx-4090", "rtx-3090"]
+    assert startup.origin.startswith("Detected rig: 2 GPUs")
+    assert startup.source is not None
+    startup.source.close()
+
+
+def test_prepare_without_driver_uses_example_with_one_notice() -> None:
+    startup = prepare(_args(demo="no-driver"))
+    assert startup.rig is None
+    assert startup.source is None
+    assert startup.origin.startswith("Example rig")
+    assert len(startup.notices) == 1
+    assert "example rig" in startup.notices[0][1]
+
+
+def test_prepare_unknown_demo_is_usage_error() -> None:
+    with pytest.raises(StartupFailed) as info:
+        prepare(_args(demo="no-such-scenario"))
+    assert info.value.exit_code == 2
+
+
+def test_prepare_opens_saved_rig(catalog: Catalog) -> None:
+    from rigtui.catalog.loader import load_user_catalog
+    from rigtui.paths import user_paths
+
+    bundled = load_user_catalog()
+    rig = edits.add_gpu(edits.example_rig(bundled), bundled.gpus["rtx-3090"])
+    rigs.save_rig("office", rig, default_settings(bundled), user_paths().rigs_dir)
+    startup = prepare(_args(rig="office", demo="no-driver"))
+    assert len(startup.rig.gpus) == 3
+    assert startup.origin == "Saved rig 'office'"
+
+
+def test_prepare_missing_saved_rig_fails() -> None:
+    with pytest.raises(StartupFailed, match="no saved rig named 'nowhere'"):
+        prepare(_args(rig="nowhere", demo="no-driver"))
+
+
+def test_host_os_reads_os_release(catalog: Catalog, tmp_path: Path) -> None:
+    release = tmp_path / "os-release"
+    release.write_text('ID=ubuntu\nVERSION_ID="24.04"\n')
+    assert host_os_id(catalog, release) in ("ubuntu-24.04", "windows-11", "macos", "wsl2")
+
+
+async def test_loading_screen_then_rig(catalog: Catalog, settle) -> None:
+    app = RigApp(load=lambda: Startup(catalog=catalog, notices=[("Heads up", "seeded by a test")], origin="Test rig"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, RigScreen)
+        assert app.origin == "Test rig"
+        assert any("seeded by a test" in n.message for n in app._notifications)
+
+
+async def test_startup_failure_exits_with_code(settle) -> None:
+    def fail() -> Startup:
+        raise StartupFailed("the catalog is broken", "Invalid catalog file", 1)
+
+    app = RigApp(load=fail)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+    assert app.return_code == 1
+
+
+def test_app_needs_exactly_one_source_of_catalog(catalog: Catalog) -> None:
+    with pytest.raises(ValueError):
+        RigApp()
+    with pytest.raises(ValueError):
+        RigApp(catalog, load=lambda: Startup(catalog=catalog))
+
+
+def test_cli_lists_demo_scenarios(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--demo"]) == 0
+    assert "mixed-4090-3090" in capsys.readouterr().out
+
+
+def test_cli_explorer_start_skips_subcommand_imports() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from rigtui.cli import build_parser, _explorer_only; "
+        "build_parser(not _explorer_only(['--rig', 'x'])); "
+        "print('pydantic' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
