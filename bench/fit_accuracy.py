@@ -16,8 +16,7 @@ sys.path.insert(0, str(ROOT))
 
 from rigtui.catalog import load_catalog  # noqa: E402
 from rigtui.core import memory  # noqa: E402
-from rigtui.core.rig import MIB  # noqa: E402
-from tests.core.conftest import COMMAND_R  # noqa: E402
+from tests.core.llama_logs import load_log_rows, relative_error  # noqa: E402
 
 
 def _file_errors(catalog) -> list[float]:
@@ -32,23 +31,8 @@ def _file_errors(catalog) -> list[float]:
 
 def _log_errors(catalog) -> dict[str, list[float]]:
     errors: dict[str, list[float]] = {}
-    with open(ROOT / "tests/data/llama_logs.csv", newline="") as handle:
-        for row in csv.DictReader(handle):
-            model = COMMAND_R if row["model"] == COMMAND_R.id else catalog.models[row["model"]]
-            quant = catalog.quant(row["quant"])
-            context, ubatch, layers = int(row["context"]), int(row["ubatch"]), int(row["layers"])
-            kind = row["kind"]
-            if kind == "kv":
-                predicted = sum(memory.kv_layer_bytes(model, il, context, row["kv_cache"], catalog.ggml_types, ubatch) for il in range(layers))
-            elif kind == "token_embd":
-                predicted = memory.model_weights(model, quant, catalog.ggml_types).token_embd_bytes
-            elif kind == "file":
-                predicted = memory.model_file_bytes(model, quant, catalog.ggml_types)
-            else:
-                shape = memory.llamacpp_compute_shape(model, context, ubatch, row["flash_attn"] == "on")
-                predicted = memory.llamacpp_compute_bytes(shape, holds_output=False, holds_layers=True)
-            measured = float(row["measured_mib"]) * MIB
-            errors.setdefault(kind, []).append((predicted - measured) / measured)
+    for row in load_log_rows():
+        errors.setdefault(row["kind"], []).append(relative_error(catalog, row))
     return errors
 
 
