@@ -7,16 +7,14 @@ Usage: python bench/tui_speed.py [--runs N] [--keys N]
    and until the GPU table is. Without an NVIDIA driver the table shows the example rig.
 2. Resident memory: VmRSS of that process once it has painted, and again after the fit
    matrix over the whole bundled catalog has filled.
-3. Keystroke to repaint: drives the app headless (Textual's Pilot) on the fit matrix of
-   the whole bundled catalog and times each key from press until Textual is idle again
-   (every message handled and the screen refreshed), while the matrix is still filling
-   and once it has filled.
+3. Keystroke to repaint: in the same pty, on the fit matrix of the whole bundled catalog,
+   times each filter, sort or column key from writing it until the frame that shows its
+   result arrives, while the matrix is still filling and once it has filled.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import fcntl
 import os
 import pty
@@ -73,12 +71,17 @@ def _read_until(fd: int, needle: bytes, timeout: float) -> bool:
     return False
 
 
-def first_paint(runs: int, home: Path) -> tuple[list[float], list[float], list[float], list[float]]:
-    """Time spawn to first paint in a pty, and read RSS after the paint and after a full matrix."""
-    rigtui = shutil.which("rigtui", path=str(Path(sys.executable).parent)) or "rigtui"
+def _env(home: Path) -> dict[str, str]:
     env = dict(os.environ, TERM="xterm-256color", COLUMNS="80", LINES="24")
     for name in ("CONFIG", "DATA", "CACHE"):
         env[f"RIGTUI_{name}_DIR"] = str(home / name.lower())
+    return env
+
+
+def first_paint(runs: int, home: Path) -> tuple[list[float], list[float], list[float], list[float]]:
+    """Time spawn to first paint in a pty, and read RSS after the paint and after a full matrix."""
+    rigtui = shutil.which("rigtui", path=str(Path(sys.executable).parent)) or "rigtui"
+    env = _env(home)
     times, table_times, rss_start, rss_full = [], [], [], []
     for run in range(runs):
         start = time.perf_counter()
@@ -110,32 +113,57 @@ def first_paint(runs: int, home: Path) -> tuple[list[float], list[float], list[f
     return times, table_times, rss_start, rss_full
 
 
-async def keystrokes(count: int) -> tuple[list[float], list[float], float]:
-    from rigtui.catalog.loader import load_catalog
-    from rigtui.tui.app import make_app
+# Keys that re-filter, re-sort or re-column the whole matrix, each with the status-line text
+# that shows its result; they cycle back to the starting view.
+MATRIX_KEYS: tuple[tuple[bytes, bytes], ...] = (
+    (b"o", b"by speed"), (b"o", b"by size"), (b"o", b"by name"),
+    (b"m", b"MoE only"), (b"m", b"dense only"), (b"m", b"MoE+dense"),
+    (b"z", "< 10B".encode()), (b"z", "10–40B".encode()), (b"z", "40–100B".encode()),
+    (b"z", "> 100B".encode()), (b"z", b"all sizes"),
+    (b"c", b"ctx @"), (b"c", b"quant @"),
+)
 
-    catalog = load_catalog()
-    app = make_app(catalog)
-    keys = ["down", "down", "right", "up", "left", "o", "o", "o", "m", "m", "m", "c", "c", "down", "up"]
-    filling: list[float] = []
-    filled: list[float] = []
-    async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause()
-        await pilot.press("2")
-        started = time.perf_counter()
-        for i in range(count):
+
+def keystrokes(count: int, home: Path) -> tuple[list[float], list[float], float]:
+    """Time keys on the whole-catalog fit matrix in a pty, while it fills and once it has filled.
+
+    Each key's time runs from writing it to the pty until the status line it changes shows
+    the new text, which Textual writes in the same frame as the rebuilt table.
+    """
+    rigtui = shutil.which("rigtui", path=str(Path(sys.executable).parent)) or "rigtui"
+    env = _env(home)
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execve(rigtui, [rigtui], env)
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    _read_until(fd, RIG_TABLE, 30)
+    os.write(fd, b"2")
+    _read_until(fd, b"by name", 30)
+    started = time.perf_counter()
+
+    def run_keys(limit: int) -> list[float]:
+        times = []
+        for i in range(limit):
+            key, marker = MATRIX_KEYS[i % len(MATRIX_KEYS)]
             t0 = time.perf_counter()
-            await pilot.press(keys[i % len(keys)])
-            await pilot.wait_for_scheduled_animations()
-            await pilot.pause()
-            filling.append(time.perf_counter() - t0)
-        await app.workers.wait_for_complete()
-        fill_seconds = time.perf_counter() - started
-        for i in range(count):
-            t0 = time.perf_counter()
-            await pilot.press(keys[i % len(keys)])
-            await pilot.pause()
-            filled.append(time.perf_counter() - t0)
+            os.write(fd, key)
+            if _read_until(fd, marker, 10):
+                times.append(time.perf_counter() - t0)
+            time.sleep(0.05)
+        return times
+
+    filling = run_keys(count)
+    _read_until(fd, b"number: decode tok/s", 1800)
+    fill_seconds = time.perf_counter() - started
+    filled = run_keys(count)
+    os.write(fd, b"q")
+    _read_until(fd, b"\x00never", 1)
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    os.waitpid(pid, 0)
+    os.close(fd)
     return filling, filled, fill_seconds
 
 
@@ -151,6 +179,7 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory() as home:
         times, table_times, rss_start, rss_full = first_paint(args.runs, Path(home))
+        filling, filled, fill_seconds = keystrokes(args.keys, Path(home))
     if times:
         for label, values in (("first paint", times), ("GPU table on screen", table_times)):
             print(f"{label} at 80x24: median {statistics.median(values) * 1000:.0f} ms, "
@@ -159,7 +188,6 @@ def main() -> int:
     if rss_full:
         print(f"resident memory with the whole fit matrix filled (app and any child processes): {rss_full[0]:.0f} MiB")
 
-    filling, filled, fill_seconds = asyncio.run(keystrokes(args.keys))
     print(f"fit matrix over the bundled catalog filled in {fill_seconds:.1f} s")
     for label, values in (("while filling", filling), ("after filling", filled)):
         print(f"keystroke to repaint {label}: median {statistics.median(values) * 1000:.1f} ms, "

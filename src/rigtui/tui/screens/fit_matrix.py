@@ -30,6 +30,7 @@ CONTEXT_COLUMNS = (4096, 8192, 16384, 32768, 65536, 131072)
 # instead of every type: one column per common size step.
 GGUF_LADDER = ("F16", "Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "IQ4_XS", "Q3_K_M", "IQ3_XXS", "Q2_K", "IQ2_XXS")
 MAX_QUANT_COLUMNS = 10
+PENDING = "…"
 CELL_WIDTH = 6
 """Room for a mark and a three-digit speed ("● 142")."""
 SIZE_FILTERS: tuple[tuple[str, float, float], ...] = (
@@ -39,8 +40,9 @@ SIZE_FILTERS: tuple[tuple[str, float, float], ...] = (
     ("40–100B", 40e9, 100e9),
     ("> 100B", 100e9, float("inf")),
 )
-MOE_FILTERS = ("MoE and dense", "MoE only", "dense only")
+MOE_FILTERS = ("MoE+dense", "MoE only", "dense only")
 SORTS = ("name", "speed", "size")
+LEGEND = "● fits on GPUs  ◐ fits with CPU or expert offload  ○ does not fit  · number: decode tok/s"
 
 
 @dataclass(frozen=True)
@@ -89,14 +91,15 @@ class FitMatrixScreen(ExplorerScreen):
         self.search = ""
         self.rows: list[ModelSpec] = []
         self.columns: list[Column] = []
+        self.pending = 0
+        """Cells of the current table still waiting for the core."""
 
     def compose(self) -> ComposeResult:
         yield Header(icon="*")
         yield Label("", id="matrix-status", markup=False)
         yield Input(placeholder="search models: type, enter keeps, esc clears", id="matrix-search")
         yield MatrixTable(id="matrix", cursor_type="cell", zebra_stripes=True)
-        yield Label("● fits on GPUs  ◐ fits with CPU or expert offload  ○ does not fit  · number: decode tok/s",
-                    id="matrix-legend", markup=False)
+        yield Label(LEGEND, id="matrix-legend", markup=False)
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
@@ -167,15 +170,15 @@ class FitMatrixScreen(ExplorerScreen):
         table.add_column("Model", key="model")
         for column in self.columns:
             table.add_column(column.label, key=column.key, width=max(len(column.label), CELL_WIDTH))
-        missing = []
+        self.pending = 0
         for model in self.rows:
             label = Text(f"{model.name} ", overflow="ellipsis", no_wrap=True)
             label.append(params_label(model.params_total), style="dim")
             cells = []
             for column in self.columns:
                 result = self._peek(model, column)
-                if result is None:
-                    missing.append(model.id)
+                if result is None and column.context <= model.max_context:
+                    self.pending += 1
                 cells.append(self._cell(model, column, result))
             table.add_row(label, *cells, key=model.id)
         table.fixed_columns = 1
@@ -183,31 +186,38 @@ class FitMatrixScreen(ExplorerScreen):
             table.move_cursor(row=min(cursor.row, len(self.rows) - 1),
                               column=min(max(cursor.column, 1), len(self.columns)))
         self._draw_status()
-        if missing:
+        self._draw_progress()
+        if self.pending:
             self._fill(self.rig_app.state.rig, list(self.rows), list(self.columns))
+
+    def _draw_progress(self) -> None:
+        legend = self.query_one("#matrix-legend", Label)
+        if self.pending:
+            legend.update(f"computing… {self.pending} cells left · keys work meanwhile")
+        else:
+            legend.update(LEGEND)
 
     def _draw_status(self) -> None:
         settings = self.rig_app.state.settings
         quant = self.rig_app.catalog.quants[settings.quant]
-        columns = (f"context at {quant.name}" if self.columns_by_context
-                   else f"quant at {context_label(settings.context)} ctx")
+        columns = f"ctx @{quant.name}" if self.columns_by_context else f"quant @{context_label(settings.context)}"
         parts = [
             f"{len(self.rows)} models",
-            f"columns: {columns}",
+            columns,
             self.family or "all families",
             SIZE_FILTERS[self.size_filter][0],
             MOE_FILTERS[self.moe_filter],
-            f"sort: {SORTS[self.sort]}",
+            f"by {SORTS[self.sort]}",
         ]
         if self.search:
-            parts.insert(1, f"search: {self.search!r}")
+            parts.insert(1, f"/{self.search}")
         self.query_one("#matrix-status", Label).update(" · ".join(parts))
 
     def _cell(self, model: ModelSpec, column: Column, result: Any) -> Text:
         if column.context > model.max_context:
             return Text("—", style="dim", justify="right")
         if result is None:
-            return Text("…", style="dim", justify="right")
+            return Text(PENDING, style="dim", justify="right")
         kind = fit_class(result)
         if kind == "no":
             return Text(FIT_MARK[kind], style=FIT_STYLE[kind], justify="right")
@@ -237,8 +247,13 @@ class FitMatrixScreen(ExplorerScreen):
         if model.id not in table.rows:
             return
         for column, result in cells:
-            if column.key in table.columns:
-                table.update_cell(model.id, column.key, self._cell(model, column, result))
+            if column.key not in table.columns:
+                continue
+            previous = table.get_cell(model.id, column.key)
+            if previous.plain == PENDING and result is not None:
+                self.pending = max(0, self.pending - 1)
+            table.update_cell(model.id, column.key, self._cell(model, column, result))
+        self._draw_progress()
 
     # --- actions -----------------------------------------------------------------------------
 
