@@ -72,12 +72,13 @@ class TooSmallScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         yield Static(self._message(), id="too-small-message")
 
-    def _message(self) -> str:
-        width, height = self.app.size
+    def _message(self, width: int | None = None, height: int | None = None) -> str:
+        if width is None or height is None:
+            width, height = self.app.size
         return (
             f"The terminal is {width}×{height}; rigtui needs at least "
             f"{self.min_width}×{self.min_height}.\nEnlarge the window, or press q to quit."
         )
 
-    def refresh_size(self) -> None:
-        self.query_one("#too-small-message", Static).update(self._message())
+    def refresh_size(self, width: int, height: int) -> None:
+        self.query_one("#too-small-message", Static).update(self._message(width, height))
