@@ -102,14 +102,42 @@ def test_compute_buffer_without_flash_attention_grows_with_context(catalog) -> N
     model = catalog.model("llama-3.1-8b")
     short = memory.llamacpp_compute_shape(model, 2048, 512, flash_attn=False)
     long = memory.llamacpp_compute_shape(model, 32768, 512, flash_attn=False)
-    assert long.attention == 16 * short.attention
+    # The F32 scores hold one value per cache cell, token and query head.
+    assert long.attention - short.attention == (32768 - 2048) * 512 * model.n_heads * 4
 
 
-def test_compute_buffer_with_flash_attention_is_flat(catalog) -> None:
+def test_compute_buffer_with_flash_attention_grows_only_by_mask(catalog) -> None:
     model = catalog.model("llama-3.1-8b")
     short = memory.llamacpp_compute_bytes(memory.llamacpp_compute_shape(model, 2048, 512, True), True, True)
     long = memory.llamacpp_compute_bytes(memory.llamacpp_compute_shape(model, 32768, 512, True), True, True)
-    assert short == long
+    # Only the mask scales with context: the F32 input plus its F16 cast, one value per cell and token.
+    assert long - short == (32768 - 2048) * 512 * (4 + 2)
+
+
+def test_pipeline_copies_multiply_graph_inputs(catalog) -> None:
+    model = catalog.model("qwen2.5-32b")
+    shape = memory.llamacpp_compute_shape(model, 32768, 256, flash_attn=True)
+    single = memory.llamacpp_compute_bytes(shape, False, True, first_device=True, n_copies=1)
+    piped = memory.llamacpp_compute_bytes(shape, False, True, first_device=True, n_copies=4)
+    # Three more copies of the F32 mask, the index inputs and four persistent copies of the hidden state.
+    assert piped - single == 3 * (shape.mask + shape.index_inputs) + 4 * shape.activations
+
+
+def test_pipeline_copies_need_full_offload_on_several_gpus() -> None:
+    assert memory.pipeline_copies(2, full_offload=True) == 4
+    assert memory.pipeline_copies(1, full_offload=True) == 1
+    assert memory.pipeline_copies(2, full_offload=False) == 1
+    assert memory.pipeline_copies(2, full_offload=True, split_mode="row") == 1
+    assert memory.pipeline_copies(2, full_offload=True, tensor_overrides=True) == 1
+
+
+def test_later_gpu_reads_f16_mask_copies(catalog) -> None:
+    model = catalog.model("llama-3.1-8b")
+    shape = memory.llamacpp_compute_shape(model, 16384, 512, flash_attn=True)
+    first = memory.llamacpp_compute_bytes(shape, False, True, first_device=True, n_copies=4)
+    later = memory.llamacpp_compute_bytes(shape, False, True, first_device=False, n_copies=4)
+    assert shape.device_mask * 2 == shape.mask
+    assert first - later == 4 * shape.mask + shape.device_mask - 4 * shape.device_mask
 
 
 def test_awq_group_overhead(catalog) -> None:

@@ -13,7 +13,6 @@ import operator
 from dataclasses import dataclass
 from functools import lru_cache
 
-from rigtui.core.rig import MIB
 from rigtui.core.specs import GgmlType, ModelSpec, QuantRule, QuantSpec
 
 # 1-D tensors (norms, biases) and MoE routers are never quantized by llama.cpp; GGUF keeps them F32.
@@ -435,60 +434,189 @@ def kv_bytes_per_token(model: ModelSpec, kv_type: str, ggml_types: dict[str, Ggm
 
 
 # --- compute buffers (llama.cpp) --------------------------------------------------------
+#
+# llama.cpp reserves each backend's compute buffer once, for a worst-case graph: one micro-batch
+# of min(n_ctx, n_ubatch) tokens, every one of them an output, against a full KV cache
+# (llama-context.cpp). ggml's graph allocator frees a tensor once its last consumer has run and
+# reuses the space, so a buffer is the peak of the tensors alive at one time, not the sum over
+# layers. The estimates below add up what is alive at each step of a layer and of the output
+# head, plus the graph inputs, which stay alive for the whole graph.
+# NOTE: the allocator can leave holes that the largest tensor of a step does not fit into, so
+# real buffers can exceed this sum by about one hidden state or two; graph details also differ
+# between llama.cpp versions and architectures.
 
 _F32 = 4
+# Per-token graph inputs other than the masks: positions (int32), K and V cache store indices
+# (int64 each) and output row ids (int32).
+_INDEX_INPUT_BYTES_PER_TOKEN = 4 + 8 + 8 + 4
+# GGML_SCHED_MAX_COPIES (ggml-backend.cpp): with pipeline parallelism the scheduler keeps this many
+# copies of every graph input and of every tensor that crosses a device boundary.
+PIPELINE_COPIES = 4
+# config.json model types whose layers feed attention and the feed-forward from one normalized
+# input (parallel residual), which keeps that input alive through the attention block.
+_PARALLEL_RESIDUAL = frozenset({"cohere", "cohere2", "gptj", "gpt_neox", "phi", "phi-msft"})
 
 
 @dataclass(frozen=True)
 class ComputeShape:
-    """What a device's compute graph must hold at once, by the part of a layer."""
+    """Bytes of the tensors that set llama.cpp's compute buffers for one worst-case micro-batch."""
 
-    attention: int
-    feed_forward: int
-    logits: int
     activations: int
+    """One hidden state (n_embd x tokens, F32): the residual stream and each device's input."""
+    attention: int
+    """Peak of the attention block's live tensors, not counting the residual stream."""
+    feed_forward: int
+    """Peak of the feed-forward block's live tensors, not counting the residual stream."""
+    logits: int
+    """Output head: the final norm plus n_vocab x tokens F32 logits."""
+    mask: int
+    """F32 attention masks the host fills (n_kv x tokens each, plus one for sliding-window layers)."""
+    device_mask: int
+    """Masks as attention reads them: the F16 cast with flash attention, else the F32 masks."""
+    index_inputs: int
+    flash_attn: bool
 
 
-def llamacpp_compute_shape(model: ModelSpec, context: int, ubatch: int, flash_attn: bool) -> ComputeShape:
-    """Estimate the largest intermediate tensors of one llama.cpp graph pass, in bytes.
+def llamacpp_compute_shape(model: ModelSpec, context: int, ubatch: int, flash_attn: bool, parallel: int = 1) -> ComputeShape:
+    """Estimate the tensor sizes of llama.cpp's worst-case micro-batch graph, in bytes.
 
-    llama.cpp reserves the graph once for a micro-batch of min(context, ubatch) tokens, and the
-    allocator reuses memory between layers, so the buffer is set by the largest step, not by the
-    number of layers. Without flash attention the f32 attention scores (heads x context x
-    tokens) dominate at long context; with it, the feed-forward or the output logits do.
+    Without flash attention the F32 scores (n_kv x tokens x heads) dominate at long context;
+    with it the feed-forward temporaries or the output logits do.
     """
     n_ctx = padded_context(context)
     tokens = min(n_ctx, ubatch)
-    hidden = model.hidden_size
-    q_heads = model.n_heads
+    activations = tokens * model.hidden_size * _F32
+
+    # The reserve graph uses the whole cache: n_ctx cells for full-attention layers and the
+    # window for sliding-window layers, each with its own mask.
+    window_layers = [il for il in range(model.n_layers) if is_swa_layer(model, il)]
+    has_full = len(window_layers) < model.n_layers
+    mask_cells = n_ctx if has_full else 0
+    widest_kv = n_ctx
+    if window_layers:
+        window_cells = kv_cells(model, window_layers[0], context, ubatch, parallel)
+        mask_cells += window_cells
+        widest_kv = n_ctx if has_full else window_cells
+    mask = mask_cells * tokens * _F32
+    device_mask = mask // 2 if flash_attn else mask
+
+    attention = _attention_peak(model, tokens, widest_kv, flash_attn)
+    feed_forward = _feed_forward_peak(model, tokens)
+    if model.architecture in _PARALLEL_RESIDUAL:
+        # The normalized input feeds both blocks, and the attention output waits for the
+        # feed-forward output before the two are added.
+        attention += activations
+        feed_forward += activations
+    logits = activations + tokens * model.vocab_size * _F32
+    index_inputs = tokens * _INDEX_INPUT_BYTES_PER_TOKEN
+    return ComputeShape(activations, attention, feed_forward, logits, mask, device_mask, index_inputs, flash_attn)
+
+
+def _attention_peak(model: ModelSpec, tokens: int, n_kv: int, flash_attn: bool) -> int:
+    """Peak bytes alive in one attention block: projections, then scores or the fused kernel."""
+    if model.kv_lora_rank:
+        q_width = model.n_heads * ((model.qk_nope_head_dim or 0) + (model.qk_rope_head_dim or 64))
+        out_width = model.n_heads * (model.v_head_dim or model.head_dim)
+    else:
+        q_width = model.n_heads * model.head_dim
+        out_width = q_width
+    k_width, v_width = kv_row_elements(model)
+    normed = tokens * model.hidden_size * _F32
+    query = tokens * q_width * _F32
+    output = tokens * out_width * _F32
+    # Q, K and V are alive together with the normalized input until K and V go into the cache.
+    projections = normed + query + tokens * (k_width + v_width) * _F32
     if flash_attn:
-        attention = tokens * q_heads * model.head_dim * _F32 * 2
-    else:
-        attention = tokens * q_heads * n_ctx * _F32
-    if model.is_moe:
-        expert = model.moe_intermediate_size or model.intermediate_size
-        width = max(model.n_experts_per_token * expert + model.n_shared_experts * expert, model.intermediate_size if model.first_dense_layers else 0)
-        feed_forward = tokens * (2 * width + model.n_experts) * _F32
-    else:
-        feed_forward = tokens * 2 * model.intermediate_size * _F32
-    logits = tokens * model.vocab_size * _F32
-    activations = tokens * hidden * _F32 * 3
-    return ComputeShape(attention, feed_forward, logits, activations)
+        return max(projections, query + output)
+    # Softmax runs in place on the scores, and the query is freed once the scores exist.
+    scores = n_kv * tokens * model.n_heads * _F32
+    return max(projections, query + scores, scores + output)
 
 
-def llamacpp_compute_bytes(shape: ComputeShape, holds_output: bool, holds_layers: bool) -> int:
-    """Compute buffer of one device: the largest step it runs, plus the residual stream."""
-    peak = 0
-    if holds_layers:
-        peak = max(shape.attention, shape.feed_forward)
-    if holds_output:
-        peak = max(peak, shape.logits)
+def _feed_forward_peak(model: ModelSpec, tokens: int) -> int:
+    """Peak bytes alive in one feed-forward block (the largest of dense and expert layers)."""
+    normed = tokens * model.hidden_size * _F32
+    # Gate and up projections are alive together; the activation and product run in place.
+    dense = normed + 2 * tokens * model.intermediate_size * _F32
+    if not model.is_moe:
+        return dense
+    expert_width = model.moe_intermediate_size or model.intermediate_size
+    used = model.n_experts_per_token
+    router = 2 * tokens * model.n_experts * _F32
+    gate_up = 2 * tokens * used * expert_width * _F32
+    down = tokens * used * (expert_width + model.hidden_size) * _F32
+    routed = normed + router + max(gate_up, down)
+    # Shared experts run after the routed ones, on the same normalized input.
+    shared = normed + tokens * model.hidden_size * _F32 + 2 * tokens * model.n_shared_experts * expert_width * _F32
+    peak = max(routed, shared)
+    if model.first_dense_layers:
+        peak = max(peak, dense)
+    return peak
+
+
+def pipeline_copies(n_gpus: int, full_offload: bool, split_mode: str = "layer", tensor_overrides: bool = False) -> int:
+    """Input copies llama.cpp's scheduler keeps: 4 with pipeline parallelism, else 1.
+
+    llama-context.cpp turns pipeline parallelism on when more than one device holds layers,
+    every layer and the output are offloaded, the split mode is layer, and no tensor overrides
+    (such as --n-cpu-moe) are set.
+    """
+    if n_gpus > 1 and full_offload and split_mode == "layer" and not tensor_overrides:
+        return PIPELINE_COPIES
+    return 1
+
+
+def llamacpp_compute_bytes(shape: ComputeShape, holds_output: bool, holds_layers: bool, first_device: bool = True, n_copies: int = 1) -> int:
+    """Estimate one GPU's compute buffer: its graph inputs plus the peak of one layer or the head.
+
+    The host fills the F32 masks. With flash attention the first GPU casts them to F16 and
+    later GPUs receive that cast, so only the first keeps the F32 copies. With more than one
+    copy the scheduler allocates input copies up front and keeps them, so the incoming hidden
+    state counts once per copy on top of the residual stream. With one copy it is the first
+    layer's residual.
+    """
     if not holds_layers and not holds_output:
         return 0
-    return peak + shape.activations
+    copies = max(n_copies, 1)
+    inputs = shape.index_inputs * copies
+    if holds_layers:
+        if shape.flash_attn and first_device:
+            inputs += shape.mask * copies + shape.device_mask
+        else:
+            inputs += shape.device_mask * copies
+    if copies > 1:
+        inputs += shape.activations * copies
+    steps = []
+    if holds_layers:
+        steps += [shape.activations + shape.attention, shape.activations + shape.feed_forward]
+    if holds_output:
+        steps.append(shape.logits)
+    return inputs + max(steps)
 
 
-def host_compute_bytes(model: ModelSpec, context: int, ubatch: int) -> int:
-    """Pinned host buffer for the input embeddings and outputs of a fully offloaded model."""
-    tokens = min(padded_context(context), ubatch)
-    return tokens * model.hidden_size * _F32 * 2 + 4 * MIB
+def host_compute_bytes(
+    model: ModelSpec,
+    context: int,
+    ubatch: int,
+    flash_attn: bool = True,
+    n_copies: int = 1,
+    cpu_layers: bool = False,
+    cpu_output: bool = False,
+) -> int:
+    """Estimate the CPU backend's compute buffer (pinned, logged as CUDA_Host with CUDA GPUs).
+
+    The host keeps every graph input (token ids, positions, F32 masks) once per scheduler copy.
+    It also looks up the token embeddings, and layers or an output head left on the CPU add
+    their own peaks.
+    """
+    shape = llamacpp_compute_shape(model, context, ubatch, flash_attn)
+    copies = max(n_copies, 1)
+    tokens = shape.index_inputs // _INDEX_INPUT_BYTES_PER_TOKEN
+    inputs = (shape.mask + shape.index_inputs + tokens * 4) * copies
+    steps = [shape.activations]
+    if cpu_layers:
+        masks = shape.device_mask if flash_attn else 0
+        steps += [masks + shape.activations + shape.attention, masks + shape.activations + shape.feed_forward]
+    if cpu_output:
+        steps.append(shape.logits)
+    return inputs + max(steps)

@@ -235,10 +235,11 @@ def build_layer_split(rig: Rig, workload: Workload, plan: LayerPlan, ratios: lis
             offload_scratch = max(offload_scratch, weights.max_layer_bytes // 3)
     devices: list[DeviceUsage] = []
     overhead = workload.runtime.per_gpu_overhead_mib * MIB
+    copies = memory.pipeline_copies(len(plan.gpu_indexes), full, "layer", tensor_overrides=n_cpu_moe > 0)
     for slot, gpu_index in enumerate(plan.gpu_indexes):
         info = per_slot[slot]
         holds_layers = info["layers"] > 0
-        compute = memory.llamacpp_compute_bytes(shape, bool(info["output"]), holds_layers)
+        compute = memory.llamacpp_compute_bytes(shape, bool(info["output"]), holds_layers, first_device=slot == 0, n_copies=copies)
         if slot == 0:
             compute = max(compute, shape.activations) + offload_scratch
         devices.append(
@@ -255,9 +256,15 @@ def build_layer_split(rig: Rig, workload: Workload, plan: LayerPlan, ratios: lis
                 holds_output=bool(info["output"]),
             )
         )
-    cpu_compute = memory.host_compute_bytes(model, workload.context, workload.ubatch)
-    if cpu["layers"]:
-        cpu_compute += max(shape.attention, shape.feed_forward)
+    cpu_compute = memory.host_compute_bytes(
+        model,
+        workload.context,
+        workload.ubatch,
+        workload.flash_attn,
+        n_copies=copies,
+        cpu_layers=cpu["layers"] > 0,
+        cpu_output=bool(cpu["output"]),
+    )
     devices.append(
         _cpu_device(
             rig,
@@ -336,7 +343,7 @@ def build_row_or_tensor_split(rig: Rig, workload: Workload, gpu_indexes: tuple[i
                 holds_output=True,
             )
         )
-    devices.append(_cpu_device(rig, weights=weights.token_embd_bytes, compute=memory.host_compute_bytes(model, workload.context, workload.ubatch)))
+    devices.append(_cpu_device(rig, weights=weights.token_embd_bytes, compute=memory.host_compute_bytes(model, workload.context, workload.ubatch, workload.flash_attn)))
     placement = Placement(
         split=mode,
         devices=devices,
