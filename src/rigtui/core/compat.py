@@ -92,9 +92,13 @@ def multi_gpu_strategies(runtime: RuntimeSpec) -> tuple[str, ...]:
 
 
 def needs_tensor_parallel(runtime: RuntimeSpec) -> bool:
-    """True when the runtime's only way to use several cards shards every layer evenly."""
+    """True when the runtime's default way to use several cards shards every layer evenly.
+
+    Runtimes with a layer split default to it; the others (vLLM, SGLang) reach for tensor
+    parallel first, with pipeline parallel as the fallback.
+    """
     strategies = multi_gpu_strategies(runtime)
-    return bool(strategies) and all(s in TENSOR_PARALLEL for s in strategies)
+    return any(s in TENSOR_PARALLEL for s in strategies) and "layer" not in strategies
 
 
 def _check_os(rig: Rig, runtime: RuntimeSpec) -> list[CompatReason]:

@@ -185,8 +185,9 @@ def thermal_advice(rig: Rig, slot_pitch: int | None = None) -> tuple[str, ...]:
             )
         elif slot_pitch < need:
             gap = slot_pitch - width
+            air = "no free slot" if gap <= 0 else f"{gap:g} slot"
             advice.append(
-                f"{rig.gpus[i].name} ({width:g} slots) leaves {gap:g} slot of air above GPU {i + 1} with x16 slots "
+                f"{rig.gpus[i].name} ({width:g} slots) leaves {air} of air in front of GPU {i + 1} with x16 slots "
                 f"{slot_pitch} positions apart; GPU {i + 1} will draw heated air and throttle first."
             )
     return tuple(advice)

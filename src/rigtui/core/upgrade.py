@@ -12,11 +12,12 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable, Literal, Mapping
 
+from rigtui.core import speed as _speed
 from rigtui.core.compat import gpu_capacity_bytes
 from rigtui.core.money import MoneyRange, PriceBook, Quote, format_money
 from rigtui.core.power import PowerReport, PsuStandard, rig_power
 from rigtui.core.results import FitResult, SpeedRange
-from rigtui.core.rig import Rig, RigGpu, Workload
+from rigtui.core.rig import MIB, Rig, RigGpu, Workload
 from rigtui.core.specs import GpuSpec, ModelSpec
 
 Goal = Literal["largest", "fastest", "value"]
@@ -32,7 +33,7 @@ Evaluate = Callable[[Rig, Workload], FitResult]
 EXTRA_SLOTS: tuple[tuple[int, int, bool], ...] = ((4, 16, False), (4, 8, False), (4, 4, True), (4, 4, True))
 DAYS_PER_YEAR = 365
 # Lower bound on weight bytes per parameter as a share of the quantization's typical bpw,
-# used only to skip models and card sets that cannot fit; placement decides the real answer.
+# used only to skip models and card sets that cannot fit; placement computes the real size.
 _WEIGHT_BOUND_SHARE = 0.8
 
 
@@ -74,7 +75,10 @@ class UpgradeSettings:
     psu_standard: PsuStandard = "atx3"
     nvlink_bridge_price: float | None = None
     evaluate: Evaluate | None = None
-    """Placement function; None uses ``rigtui.core.fit.fit``."""
+    """Placement function; None uses ``rigtui.core.fit``."""
+    decode_bound: Callable[[Rig, Workload], float] | None = None
+    """Upper bound on ``evaluate``'s decode speed for the shop's pruning; None with a custom
+    ``evaluate`` turns pruning by speed off, because the bound is derived from the speed model."""
 
 
 @dataclass(frozen=True)
@@ -122,9 +126,39 @@ class OptionFigures:
 
 
 def _default_evaluate(rig: Rig, workload: Workload) -> FitResult:
+    """Place a workload like ``core.fit.fit`` with split "auto", without the largest-context search.
+
+    The options need placement and speed only; ``fit.fit`` also searches the largest context
+    for every strategy, which takes about nine tenths of its time.
+    """
     from rigtui.core import fit as _fit
 
-    return _fit.fit(rig, workload)
+    # NOTE: uses fit's private steps (_place, _to_result, _rank); falls back to the public
+    # fit() if they change shape.
+    try:
+        splits = [workload.split] if workload.split != "auto" else _fit.supported_splits(rig, workload)
+        if not splits:
+            return _fit.fit(rig, workload)
+        results = [_fit._to_result(rig, workload, _fit._place(rig, workload, s, True)[0]) for s in splits]
+        return max(results, key=_fit._rank)
+    except (AttributeError, TypeError):
+        return _fit.fit(rig, workload)
+
+
+def _default_fits_on_gpus(rig: Rig, workload: Workload) -> bool:
+    """True when some split the runtime offers holds the whole model on the GPUs, speed aside."""
+    from rigtui.core import fit as _fit
+
+    try:
+        splits = _fit.supported_splits(rig, workload)
+        for split in splits:
+            placement = _fit._place(rig, workload, split, False)[0]
+            offloaded = any(w.code in ("cpu-offload", "expert-offload") for w in placement.warnings)
+            if placement.fits and not offloaded:
+                return True
+        return False
+    except (AttributeError, TypeError):
+        return fits_on_gpus(_fit.fit(rig, workload), workload.model)
 
 
 def fits_on_gpus(result: FitResult | None, model: ModelSpec) -> bool:
@@ -169,15 +203,20 @@ def largest_fitting_models(
     Models run under ``workload``'s quantization, runtime and context; models whose weights
     alone exceed the rig's memory are skipped without placing them.
     """
-    evaluate = evaluate or _default_evaluate
     capacity = usable_vram_bytes(rig)
     found: list[ModelSpec] = []
     for model in sorted(models, key=lambda m: (-m.params_total, m.id)):
         if weight_bytes_lower_bound(model, workload.quant.bits_per_weight) > capacity:
             continue
-        context = min(workload.context, model.max_context)
-        result = _safe_evaluate(evaluate, rig, replace(workload, model=model, context=context))
-        if fits_on_gpus(result, model):
+        sized = replace(workload, model=model, context=min(workload.context, model.max_context))
+        if evaluate is None:
+            try:
+                fits = bool(rig.gpus) and _default_fits_on_gpus(rig, sized)
+            except (ValueError, KeyError, LookupError, ArithmeticError):
+                fits = False
+        else:
+            fits = fits_on_gpus(_safe_evaluate(evaluate, rig, sized), model)
+        if fits:
             found.append(model)
             if len(found) >= limit:
                 break
@@ -380,7 +419,7 @@ def evaluate_option(
     largest: tuple[ModelSpec, ...] = ()
     if with_largest and settings.models:
         if ("largest", key) not in cache:
-            cache[("largest", key)] = largest_fitting_models(new_rig, settings.target, settings.models, evaluate)
+            cache[("largest", key)] = largest_fitting_models(new_rig, settings.target, settings.models, settings.evaluate)
         largest = cache[("largest", key)]
 
     cost, purchases, sales, price_notes, stale = _price_option(rig, option, settings)
@@ -573,26 +612,115 @@ class ShopResult:
     unpriced: tuple[str, ...] = field(default=())
 
 
-def _decode_upper_bound(rig: Rig, workload: Workload) -> float:
-    """Return the fastest decode any placement could reach on a rig, tokens/s.
+@dataclass(frozen=True)
+class _CardBound:
+    """Per-card figures the shop's speed bound needs, computed once per card model."""
 
-    Every token reads the active weights once: spread over cards working together that takes at
-    least their bytes over the summed bandwidth (less for runtimes that run the cards one after
-    another), and what does not fit in GPU memory is read from CPU RAM.
+    bytes_per_s: float
+    capacity: float
+    token_overhead_ms: float
+    layer_overhead_us: float
+    sync_latency_us: float
+    cpu_efficiency: float
+    segment: str
+
+
+def _card_bound(spec: GpuSpec, rig: Rig, workload: Workload) -> _CardBound:
+    params = _speed.calibration_for(workload.runtime.engine, spec.vendor, spec.architecture, spec.segment)
+    quantized = workload.quant.format != "float"
+    efficiency = params.bandwidth_efficiency * (params.quantized_bandwidth_factor if quantized else 1.0)
+    reserve = rig.os.reserve_per_gpu_mib * MIB + workload.runtime.per_gpu_overhead_mib * MIB
+    return _CardBound(
+        spec.bandwidth_gbs * 1e9 * efficiency,
+        max(0.0, spec.memory_bytes - reserve),
+        params.token_overhead_ms,
+        params.layer_overhead_us,
+        params.sync_latency_us,
+        params.cpu_bandwidth_efficiency,
+        spec.segment,
+    )
+
+
+def _stored_bytes_lower_bound(workload: Workload) -> float:
+    """Bytes the target's weights take at least: the predicted file size less 5%, else the bpw estimate."""
+    try:
+        from rigtui.core import fit as _fit
+
+        return 0.95 * _fit.model_file_bytes(workload.model, workload.quant, workload.ggml_types, workload.bpw)
+    except (ImportError, KeyError, ValueError, AttributeError, TypeError):
+        return weight_bytes_lower_bound(workload.model, workload.quant.bits_per_weight)
+
+
+def _decode_bound_of(cards: list[_CardBound], workload: Workload, stored: float, cpu_gbs: float, link_scale: float) -> float:
+    """Return a decode speed no placement on these cards can beat, tokens/s.
+
+    Every token reads the active weights once, each card at its calibrated bandwidth: under
+    a layer split the cards take turns, so the bound fills the fastest cards first; with a
+    split that runs cards together the summed bandwidth applies, plus at least two
+    synchronisations per layer. Weights beyond the GPUs' memory are read from CPU RAM, and
+    the speed model's fixed per-token overhead is added.
     """
-    if not rig.gpus:
+    if not cards:
         return 0.0
     model = workload.model
-    active = model.active_params * workload.quant.bits_per_weight / 8 * _WEIGHT_BOUND_SHARE
-    strategies = workload.runtime.split_strategies
-    parallel = any(s in strategies for s in ("tensor-parallel", "tensor", "row"))
-    bandwidths = [g.spec.bandwidth_gbs * 1e9 for g in rig.gpus]
-    gpu_bw = sum(bandwidths) if parallel else max(bandwidths)
-    capacity = usable_vram_bytes(rig)
-    total = weight_bytes_lower_bound(model, workload.quant.bits_per_weight)
-    on_cpu = max(0.0, total - capacity) * (active / total if total else 0.0)
-    seconds = (active - on_cpu) / gpu_bw + on_cpu / (rig.cpu_ram_bandwidth_gbs * 1e9)
+    active = stored * model.active_params / model.params_total
+    # The KV cache for the context sits beside each card's layers, so a byte of capacity
+    # holds less than a byte of weights.
+    kv = _speed.kv_bytes_per_token(model, workload.kv_cache) * workload.context
+    read_share = active / (stored + kv) if stored else 1.0
+    cpu_bps = cpu_gbs * 1e9 * max(max(c.cpu_efficiency for c in cards), 1e-3)
+    remaining = active
+    seconds = 0.0
+    for card in sorted(cards, key=lambda c: -c.bytes_per_s):
+        taken = min(remaining, card.capacity * read_share)
+        seconds += taken / card.bytes_per_s
+        remaining -= taken
+    seconds += remaining / cpu_bps
+    layer_us = min(c.layer_overhead_us for c in cards)
+    seconds += model.n_layers * layer_us * 1e-6
+    if len(cards) > 1 and any(s in workload.runtime.split_strategies for s in ("tensor-parallel", "tensor", "row")):
+        on_gpus = min(active, sum(c.capacity for c in cards) * read_share)
+        # Shards are even under tensor parallel and llama.cpp's tensor mode, and follow free
+        # memory under row split; the card that takes longest on its shard sets the pace.
+        shard_times = []
+        strategies = workload.runtime.split_strategies
+        if "tensor-parallel" in strategies or "tensor" in strategies:
+            shard_times.append(on_gpus / len(cards) / min(c.bytes_per_s for c in cards))
+        if "row" in strategies:
+            total_capacity = sum(c.capacity for c in cards) or 1.0
+            shard_times.append(0.98 * max(on_gpus * c.capacity / total_capacity / c.bytes_per_s for c in cards))
+        together = min(shard_times) + (active - on_gpus) / cpu_bps
+        syncs = 2 * model.n_layers * (len(cards) - 1)
+        together += syncs * min(c.sync_latency_us for c in cards) * 1e-6 * link_scale
+        together += model.n_layers / len(cards) * layer_us * 1e-6
+        seconds = min(seconds, together)
+    seconds += min(c.token_overhead_ms for c in cards) * 1e-3
     return 1.0 / seconds if seconds > 0 else math.inf
+
+
+def _decode_upper_bound(rig: Rig, workload: Workload) -> float:
+    """Return a decode speed no placement on this rig can beat, tokens/s."""
+    if not rig.gpus:
+        return 0.0
+    cards = [_card_bound(g.spec, rig, workload) for g in rig.gpus]
+    for card, gpu in zip(cards, rig.gpus):
+        object.__setattr__(card, "capacity", max(0.0, card.capacity - gpu.used_bytes))
+    return _decode_bound_of(cards, workload, _stored_bytes_lower_bound(workload), rig.cpu_ram_bandwidth_gbs, _sync_scale(rig))
+
+
+def _sync_scale(rig: Rig) -> float:
+    """Latency scale of the slowest link from the first card, as the speed model weighs link kinds."""
+    first = rig.gpus[0]
+    scales = []
+    for index, other in enumerate(rig.gpus[1:], start=1):
+        if rig.linked(0, index):
+            kind = "nvlink"
+        elif first.spec.id == other.spec.id and first.spec.segment != "consumer":
+            kind = "p2p"
+        else:
+            kind = "host"
+        scales.append(_speed._LINK_LATENCY_SCALE[kind])
+    return max(scales)
 
 
 def _largest_upper_bound(rig: Rig, settings: UpgradeSettings) -> int:
@@ -663,22 +791,33 @@ def shop(
         priced.append((gpu_id, quote.low))
     priced.sort(key=lambda p: (p[1], p[0]))
 
+    target = settings.target
+    stored = _stored_bytes_lower_bound(target)
+    kept = [] if sell_current else list(rig.gpus)
+    kept_bounds = [_card_bound(g.spec, rig, target) for g in kept]
+    card_bounds = {gpu_id: _card_bound(settings.gpus[gpu_id], rig, target) for gpu_id, _ in priced}
+    price_of = dict(priced)
+    bpw = target.quant.bits_per_weight
+    model_floors = sorted((weight_bytes_lower_bound(m, bpw), m.params_total) for m in settings.models)
     candidates = []
     for combo in _multisets(priced, budget + credit, max(0, slots_left)):
-        option = UpgradeOption(
-            "buy:" + "+".join(combo),
-            "buy",
-            "Buy " + " + ".join(settings.gpus[c].name for c in combo),
-            sell=sell,
-            buy=combo,
-        )
-        what_if = build_rig(rig, option, settings.gpus)
-        low_cost = sum(p for c in combo for g, p in priced if g == c) - credit
+        low_cost = sum(price_of[c] for c in combo) - credit
+        cards = kept_bounds + [card_bounds[c] for c in combo]
         if settings.goal == "largest":
-            bound: float = _largest_upper_bound(what_if, settings)
+            capacity = sum(c.capacity for c in cards)
+            bound: float = max((p for floor, p in model_floors if floor <= capacity), default=0)
+        elif settings.evaluate is not None:
+            if settings.decode_bound is None:
+                bound = math.inf
+            else:
+                what_if = build_rig(rig, UpgradeOption("bound", "buy", "", sell=sell, buy=combo), settings.gpus)
+                bound = settings.decode_bound(what_if, target)
         else:
-            bound = _decode_upper_bound(what_if, settings.target)
-        candidates.append((option, bound, low_cost))
+            ids = [g.spec.id for g in kept] + list(combo)
+            identical_pro = len(set(ids)) == 1 and all(c.segment != "consumer" for c in cards)
+            scale = 0.3 if (kept and rig.nvlink_pairs) else 0.6 if identical_pro else 1.0
+            bound = _decode_bound_of(cards, target, stored, rig.cpu_ram_bandwidth_gbs, scale)
+        candidates.append((combo, bound, low_cost))
 
     baseline = 0.0
     cache: dict = {}
@@ -698,12 +837,19 @@ def shop(
     candidates.sort(key=lambda c: optimistic(c[1], c[2]))
     best: list[OptionFigures] = []
     evaluated = 0
-    for option, bound, low_cost in candidates:
+    for combo, bound, low_cost in candidates:
         if len(best) >= top:
             kth = _rank_key(best[top - 1], settings.goal, baseline)
             if optimistic(bound, low_cost) > _optimistic_of(kth, settings.goal):
                 break
         evaluated += 1
+        option = UpgradeOption(
+            "buy:" + "+".join(combo),
+            "buy",
+            "Buy " + " + ".join(settings.gpus[c].name for c in combo),
+            sell=sell,
+            buy=combo,
+        )
         figures = evaluate_option(rig, option, evaluate_settings, cache, with_largest=with_largest)
         if figures.within_budget is False:
             continue
