@@ -489,12 +489,15 @@ def llamacpp_compute_shape(model: ModelSpec, context: int, ubatch: int, flash_at
 
     # The reserve graph uses the whole cache: n_ctx cells for full-attention layers and the
     # window for sliding-window layers, each with its own mask.
-    window_layers = [il for il in range(model.n_layers) if is_swa_layer(model, il)]
-    has_full = len(window_layers) < model.n_layers
+    # Layer 0 is a window layer whenever the model has any; with a pattern, every pattern-th
+    # layer attends to the full context (see is_swa_layer).
+    has_window = is_swa_layer(model, 0)
+    pattern = model.sliding_window_pattern
+    has_full = not has_window or bool(pattern and model.n_layers >= pattern)
     mask_cells = n_ctx if has_full else 0
     widest_kv = n_ctx
-    if window_layers:
-        window_cells = kv_cells(model, window_layers[0], context, ubatch, parallel)
+    if has_window:
+        window_cells = kv_cells(model, 0, context, ubatch, parallel)
         mask_cells += window_cells
         widest_kv = n_ctx if has_full else window_cells
     mask = mask_cells * tokens * _F32
