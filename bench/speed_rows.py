@@ -110,8 +110,15 @@ def _case(catalog: Catalog, row: dict[str, str]) -> Case:
     split = row["split"]
     cpu_moe = int(row["n_cpu_moe"] or 0)
     context = max(depth + generated + prompt, 512)
+    # Without --tensor-split, llama.cpp spreads layers or rows over every visible GPU in
+    # proportion to its memory; other runtimes' defaults are what fit.plan already models
+    # (ExLlamaV2's auto split fills the first GPUs, vLLM and MLC shard evenly).
+    tensor_split = None
+    if len(gpus) > 1 and runtime.engine in ("llama.cpp", "ollama"):
+        tensor_split = tuple(float(g.spec.memory_mib) for g in gpus)
     common = dict(model=model, quant=quant, runtime=runtime, split=split, prompt=prompt, ubatch=ubatch,
-                  context=context, n_cpu_moe=cpu_moe or None, ggml_types=dict(catalog.ggml_types))
+                  context=context, n_cpu_moe=cpu_moe or None, tensor_split=tensor_split,
+                  ggml_types=dict(catalog.ggml_types))
     # A generation run averages the per-token time over its depths, and time grows linearly
     # with depth, so the mean depth gives the mean time.
     decode = Workload(depth=depth + generated // 2, **common)

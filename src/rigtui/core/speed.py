@@ -337,6 +337,15 @@ def _gpu_index(rig: Rig, gpu: RigGpu) -> int:
 _LINK_LATENCY_SCALE = {"nvlink": 0.3, "p2p": 0.6, "host": 1.0}
 
 
+def _stages(loads: list[_DeviceLoad]) -> list[_DeviceLoad]:
+    """Devices that compute part of the model, in layer order.
+
+    A CPU that only holds the token embedding (llama.cpp keeps it in system RAM) looks up
+    one row per token and passes no activations between layers, so it is not a pipeline stage.
+    """
+    return [l for l in loads if l.layers or l.usage.expert_layers or l.usage.holds_output]
+
+
 def _sync_s(params: _Params, kind: str, gbs: float, size_bytes: float) -> float:
     return params.sync_latency_us * 1e-6 * _LINK_LATENCY_SCALE[kind] + size_bytes / (gbs * 1e9)
 
@@ -390,7 +399,8 @@ def _decode(rig: Rig, workload: Workload, result: FitResult, loads: list[_Device
         return parallel + serial + link + overhead, link, overhead, per_device
 
     link = 0.0
-    for previous, current in zip(loads, loads[1:]):
+    stages = _stages(loads)
+    for previous, current in zip(stages, stages[1:]):
         kind, gbs = _link(rig, previous.gpu, current.gpu)
         link += lead.hop_latency_us * 1e-6 * _LINK_LATENCY_SCALE[kind] + activation / (gbs * 1e9)
     return sum(per_device) + link + overhead, link, overhead, per_device
@@ -433,6 +443,9 @@ def _prefill(rig: Rig, workload: Workload, result: FitResult, loads: list[_Devic
             efficiency = load.params.compute_efficiency * (load.params.quantized_compute_factor if quantized else 1.0)
             seconds = flops / (compute * 1e12 * efficiency)
             # Every micro-batch reads the device's weights once more.
+            # NOTE: read_bytes counts only the active experts, but a micro-batch of many tokens
+            # touches nearly every expert, so MoE prefill comes out too fast (about 5x for
+            # gpt-oss-20b at a 128-token prompt).
             seconds = max(seconds, micro_batches * load.read_bytes / (load.bandwidth_bps * load.params.bandwidth_efficiency))
         elif first_gpu is not None and ubatch >= 32:
             # llama.cpp copies CPU-held weights to the GPU for large batches and multiplies there.
@@ -462,13 +475,14 @@ def _prefill(rig: Rig, workload: Workload, result: FitResult, loads: list[_Devic
         return parallel + serial + link, stage_s
 
     hop = 0.0
-    for previous, current in zip(loads, loads[1:]):
+    stages = _stages(loads)
+    for previous, current in zip(stages, stages[1:]):
         kind, gbs = _link(rig, previous.gpu, current.gpu)
         hop += lead.hop_latency_us * 1e-6 * _LINK_LATENCY_SCALE[kind] + ubatch * model.hidden_size * 4.0 / (gbs * 1e9)
     pipelined = (
-        len(loads) > 1
+        len(stages) > 1
         and micro_batches > 1
-        and all(l.gpu is not None for l in loads)
+        and all(l.gpu is not None for l in stages)
         and split in ("layer", "pipeline-parallel")
     )
     if pipelined:
@@ -502,9 +516,12 @@ def estimate_speed(rig: Rig, workload: Workload, result: FitResult) -> SpeedEsti
 
     decode_s, link_s, overhead_s, decode_parts = _decode(rig, workload, result, loads)
     prefill_s, prefill_parts = _prefill(rig, workload, result, loads)
-    multi = sum(1 for l in loads if l.gpu is not None) > 1 or any(l.gpu is None for l in loads)
+    # A CPU that holds only the token embedding (llama.cpp keeps it in system RAM) does not
+    # make the rig multi-device, because it computes no layer.
+    cpu_computes = any(l.gpu is None and (l.layers or l.usage.expert_layers) for l in loads)
+    multi = sum(1 for l in loads if l.gpu is not None) > 1 or cpu_computes
 
-    if any(l.gpu is None for l in loads):
+    if cpu_computes:
         cpu_share = sum(p for p, l in zip(decode_parts, loads) if l.gpu is None) / decode_s
         notes.append(f"CPU RAM reads take {cpu_share:.0%} of each decoded token's time.")
     if link_s > 0.1 * decode_s:
