@@ -327,7 +327,8 @@ class RigApp(App[None]):
         seen: set[str] = set()
         for key, active in screen.active_bindings.items():
             binding = active.binding
-            if not binding.description or binding.action in seen or binding.action.startswith("app.command"):
+            # Widgets' own navigation keys (cursor up, page down) have no id and are not shown.
+            if not binding.description or not (binding.show or binding.id) or binding.action in seen:
                 continue
             seen.add(binding.action)
             title = binding.tooltip and f"{binding.description}: {binding.tooltip}" or binding.description

@@ -28,6 +28,17 @@ CACHE_LIMIT = 50_000
 
 
 @dataclass(frozen=True)
+class Cell:
+    """What a fit-matrix cell keeps of a placement: a few bytes instead of the whole result."""
+
+    fits: bool
+    offload: bool
+    """True when the placement puts repeating layers or MoE experts in CPU RAM."""
+    decode: float | None
+    """Expected decode tokens/s, None when the placement gives no estimate."""
+
+
+@dataclass(frozen=True)
 class Failed:
     """A core call that raised: the screens show ``message`` where the result would be."""
 
@@ -77,10 +88,21 @@ class CoreService:
                 self._cache.popitem(last=False)
         return value
 
-    def peek_fit(self, rig: Rig, workload: Workload) -> FitResult | Failed | None:
-        """The cached placement for this workload, or None when it has not been computed yet."""
+    def cell(self, rig: Rig, workload: Workload) -> Cell | Failed:
+        """The placement for a fit-matrix cell, reduced to what the cell shows.
+
+        The full result is not kept, so a matrix over the whole catalog stays small; the
+        detail view asks ``fit`` again for the one cell it opens.
+        """
+        module = core_module("fit")
+        if module is None:
+            return Failed("the placement engine is not installed", "missing")
+        return self._memo(("cell", rig_key(rig), workload_key(workload)), lambda: _cell(module.fit(rig, workload)))
+
+    def peek_cell(self, rig: Rig, workload: Workload) -> Cell | Failed | None:
+        """The cached cell for this workload, or None when it has not been computed yet."""
         with self._lock:
-            return self._cache.get(("fit", rig_key(rig), workload_key(workload)))
+            return self._cache.get(("cell", rig_key(rig), workload_key(workload)))
 
     def has(self, name: str) -> bool:
         """True when ``rigtui.core.<name>`` exists."""
@@ -144,6 +166,25 @@ class CoreService:
                 compat=None if isinstance(compat, Failed) else compat,
             ),
         )
+
+
+OFFLOAD_WARNINGS = ("cpu-offload", "expert-offload")
+
+
+def uses_offload(result: FitResult) -> bool:
+    """True when a placement keeps repeating layers or MoE experts in CPU RAM.
+
+    llama.cpp keeps the token embedding in CPU RAM even on a full offload, so a CPU device
+    with weights alone does not count; the core flags real offload with a warning.
+    """
+    if any(w.code in OFFLOAD_WARNINGS for w in result.warnings):
+        return True
+    return any(d.kind == "cpu" and (d.layers or d.expert_layers) for d in result.devices)
+
+
+def _cell(result: FitResult) -> Cell:
+    decode = result.decode.expected if result.decode is not None else None
+    return Cell(fits=result.fits, offload=result.fits and uses_offload(result), decode=decode)
 
 
 def _with(workload: Workload, **changes: Any) -> Workload:

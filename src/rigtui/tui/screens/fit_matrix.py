@@ -150,14 +150,14 @@ class FitMatrixScreen(ExplorerScreen):
         result = self._peek(model, self.columns[index])
         if result is None or isinstance(result, Failed) or not result.fits or result.decode is None:
             return -1.0
-        return result.decode.expected
+        return result.decode
 
     def _workload(self, model: ModelSpec, column: Column) -> Workload:
         return self.rig_app.state.workload(self.rig_app.catalog, model=model.id, quant=column.quant,
                                            context=column.context)
 
     def _peek(self, model: ModelSpec, column: Column) -> Any:
-        return self.rig_app.core.peek_fit(self.rig_app.state.rig, self._workload(model, column))
+        return self.rig_app.core.peek_cell(self.rig_app.state.rig, self._workload(model, column))
 
     # --- drawing -----------------------------------------------------------------------------
 
@@ -221,7 +221,7 @@ class FitMatrixScreen(ExplorerScreen):
         kind = fit_class(result)
         if kind == "no":
             return Text(FIT_MARK[kind], style=FIT_STYLE[kind], justify="right")
-        speed = tokens(result.decode.expected) if result.decode else "?"
+        speed = tokens(result.decode) if result.decode is not None else "?"
         return Text(f"{FIT_MARK[kind]} {speed}", style=FIT_STYLE[kind], justify="right")
 
     @work(thread=True, exclusive=True, group="fit-matrix", description="fill the fit matrix")
@@ -237,7 +237,7 @@ class FitMatrixScreen(ExplorerScreen):
                     cells.append((column, None))
                     continue
                 workload = self._workload(model, column)
-                cells.append((column, core.fit(rig, workload)))
+                cells.append((column, core.cell(rig, workload)))
             self.app.call_from_thread(self._update_row, rig, model, cells)
 
     def _update_row(self, rig: Any, model: ModelSpec, cells: list[tuple[Column, Any]]) -> None:

@@ -24,7 +24,7 @@ def bindings_table(screen: Screen[Any]) -> Table:
     text: dict[str, str] = {}
     for key, active in screen.active_bindings.items():
         binding = active.binding
-        if not binding.description:
+        if not binding.description or not (binding.show or binding.id):
             continue
         rows.setdefault(binding.action, []).append(key_name(key))
         text[binding.action] = binding.tooltip or binding.description

@@ -21,6 +21,11 @@ from rigtui.tui.widgets.format import gib, gib_bare, pcie_label
 from rigtui.tui.widgets.verdict import render_compat, render_fit, render_power, render_verdict_facts
 
 
+SETTING_VALUE_WIDTH = 20
+"""Characters of a setting's value shown at 80 columns; longer values end in an ellipsis."""
+SETTING_VALUE_WIDE = 30
+
+
 class GpuTable(DataTable[Any]):
     """The rig's cards in slot order; its keys edit the card under the cursor."""
 
@@ -113,8 +118,12 @@ class RigScreen(SettingsActions, ExplorerScreen):
         table = self.query_one(SettingsTable)
         row = table.cursor_row
         table.clear()
+        width = SETTING_VALUE_WIDE if self.has_class("-wide") else SETTING_VALUE_WIDTH
         for setting in SETTINGS:
-            table.add_row(setting.label, Text(setting.show(self.rig_app), overflow="ellipsis"), key=setting.key)
+            value = setting.show(self.rig_app)
+            if len(value) > width:
+                value = value[: width - 1] + "…"
+            table.add_row(setting.label, value, key=setting.key)
         table.move_cursor(row=row)
 
     @work(thread=True, exclusive=True, group="rig-verdict", description="verdict for the rig screen")

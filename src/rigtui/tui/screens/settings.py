@@ -47,7 +47,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("quant", "Quantization", "set_quant", lambda a: a.catalog.quants[a.state.settings.quant].name),
     Setting("context", "Context", "set_context", lambda a: f"{a.state.settings.context:,} tokens"),
     Setting("kv", "KV cache", "cycle_kv", lambda a: a.state.settings.kv_cache),
-    Setting("flash", "Flash attention", "toggle_flash", lambda a: "on" if a.state.settings.flash_attn else "off"),
+    Setting("flash", "Flash attn", "toggle_flash", lambda a: "on" if a.state.settings.flash_attn else "off"),
     Setting("split", "Split", "cycle_split", lambda a: a.state.settings.split),
 )
 

@@ -52,10 +52,12 @@ def drawing(topology: Any, rig: Any) -> Text:
         text.append(f"GPU {slot.index}", style="bold")
         text.append(f" {slot.name}")
         if narrow:
-            text.append(f"  (card: {pcie_label(slot.card_gen, slot.card_lanes)})", style="dim")
-        if slot.nvlink_to:
-            text.append("  ═NVLink═ " + ", ".join(f"GPU {i}" for i in slot.nvlink_to), style="green")
+            text.append(f" (card {pcie_label(slot.card_gen, slot.card_lanes)})", style="dim")
         text.append("\n")
+    for a, b in sorted(rig.nvlink_pairs):
+        text.append(f" GPU {a} ", style="bold")
+        text.append("══ NVLink bridge ══", style="green")
+        text.append(f" GPU {b}\n", style="bold")
     text.rstrip()
     return text
 

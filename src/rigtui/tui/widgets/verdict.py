@@ -11,7 +11,7 @@ from typing import Any, Iterable
 from rich.text import Text
 
 from rigtui.core.results import FitResult
-from rigtui.tui.compute import Failed
+from rigtui.tui.compute import Cell, Failed, uses_offload
 from rigtui.tui.widgets.format import context_label, gib, speed_range
 
 FIT_STYLE = {"gpu": "green", "offload": "yellow", "no": "red"}
@@ -19,20 +19,15 @@ STATUS_STYLE = {"works": "green", "works poorly": "yellow", "does not work": "re
 STATUS_MARK = {"works": "●", "works poorly": "◐", "does not work": "○"}
 
 
-def fit_class(result: FitResult | Failed | None) -> str:
-    """"gpu" (fits on GPUs), "offload" (fits with CPU or expert offload) or "no"."""
+def fit_class(result: FitResult | Cell | Failed | None) -> str:
+    """Return "gpu" (fits on GPUs), "offload" (fits with CPU or expert offload) or "no"."""
     if result is None or isinstance(result, Failed) or not result.fits:
         return "no"
-    # llama.cpp keeps the token embedding in CPU RAM even on a full offload, so only repeating
-    # layers or experts on the CPU (which the core also flags with a warning) count as offload.
-    if any(w.code in OFFLOAD_WARNINGS for w in result.warnings):
-        return "offload"
-    if any(d.kind == "cpu" and (d.layers or d.expert_layers) for d in result.devices):
-        return "offload"
-    return "gpu"
+    if isinstance(result, Cell):
+        return "offload" if result.offload else "gpu"
+    return "offload" if uses_offload(result) else "gpu"
 
 
-OFFLOAD_WARNINGS = ("cpu-offload", "expert-offload")
 # Full, half and empty circles: distinct shapes without colour, and present in common
 # terminal fonts (Fira Code, DejaVu Sans Mono), unlike check marks.
 FIT_MARK = {"gpu": "●", "offload": "◐", "no": "○"}
