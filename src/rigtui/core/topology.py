@@ -1,16 +1,18 @@
-"""The rig's links and what each costs a split strategy, for the topology view.
+"""The rig's slots and links, what each link costs a split strategy, and link problems.
 
-The link kinds, bandwidths and latencies are the speed model's own (``rigtui.core.speed``),
-so the figures here always agree with the decode and prefill estimates.
+Link costs come from the speed model's public entry point: each is the activation-passing
+time (``SpeedEstimate.link_decode_ms``) of a placement that splits the model over just that
+pair of cards, so these figures always agree with the decode estimates.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from rigtui.core import speed as _speed
-from rigtui.core.rig import Rig, RigGpu
+from rigtui.core.results import DeviceUsage, FitResult
+from rigtui.core.rig import Rig, RigGpu, Workload
 from rigtui.core.specs import ModelSpec
+from rigtui.core.speed import estimate_speed
 
 # Chipset uplinks on desktop boards are a PCIe 4.0 x4 equivalent (Intel DMI 4.0 x8 is wider,
 # AMD's X570/X670 uplink is PCIe 4.0 x4), shared with every drive and port behind it.
@@ -36,20 +38,18 @@ class Slot:
 
 @dataclass(frozen=True)
 class LinkCost:
-    """What one device-to-device link costs per decoded token and per prompt micro-batch."""
+    """The cost of one card-to-card link per decoded token."""
 
     a: int
     b: int
-    kind: str
-    """"nvlink", "p2p" (PCIe peer to peer) or "host" (copies staged through system RAM)."""
-    gbs: float
-    """One-direction bandwidth the link gives the runtime, GB/s."""
+    nvlink: bool
+    """True when an NVLink bridge joins the pair; otherwise the cards talk over PCIe."""
+    pcie_gbs: float
+    """One-direction PCIe bandwidth of the slower slot of the pair, GB/s."""
     layer_split_token_bytes: int
     """Activation bytes crossing this link per decoded token under layer split."""
     layer_split_token_us: float
-    """Time those bytes take, with the hop latency, microseconds."""
-    layer_split_ubatch_us: float
-    """Time one prompt micro-batch's activations take to cross, microseconds."""
+    """Time per decoded token spent crossing this link under layer split, microseconds."""
     allreduce_token_us: float
     """Tensor parallel over this pair: all-reduce time per decoded token over every layer, microseconds."""
 
@@ -65,10 +65,11 @@ class TopologyProblem:
 class Topology:
     slots: tuple[Slot, ...]
     links: tuple[LinkCost, ...]
-    """Links between neighbouring cards, the path a layer split takes."""
+    """Links between neighbouring cards, the path a layer split takes; empty without a workload."""
     problems: tuple[TopologyProblem, ...]
     tensor_parallel_token_us: float | None
-    """All-reduce time per decoded token with every card in tensor parallel, None for one card."""
+    """All-reduce time per decoded token with every card in tensor parallel; None for one card
+    or without a workload."""
 
 
 def _slot(rig: Rig, index: int, gpu: RigGpu) -> Slot:
@@ -86,20 +87,39 @@ def _slot(rig: Rig, index: int, gpu: RigGpu) -> Slot:
     )
 
 
-def _params(rig: Rig, engine: str, gpu: RigGpu) -> object:
-    return _speed.calibration_for(engine, gpu.spec.vendor, gpu.spec.architecture)
-
-
-def _allreduce_us(rig: Rig, gpus: list[RigGpu], model: ModelSpec, engine: str) -> float:
-    """Per-token all-reduce time for tensor parallel over ``gpus``, as the speed model counts it."""
-    params = _params(rig, engine, gpus[0])
-    links = [_speed._link(rig, gpus[0], other) for other in gpus[1:]]
-    kind = max(links, key=lambda k: _speed._LINK_LATENCY_SCALE[k[0]])[0]
-    gbs = min(k[1] for k in links)
-    n = len(gpus)
-    size = 2.0 * (n - 1) / n * model.hidden_size * 2.0
-    syncs = _speed._TP_ALLREDUCES_PER_LAYER * model.n_layers
-    return syncs * _speed._sync_s(params, kind, gbs, size) * 1e6
+def _link_us(rig: Rig, workload: Workload, split: str, cards: tuple[int, ...]) -> float:
+    """Activation-passing time per decoded token when ``cards`` alone hold the model, microseconds."""
+    layers = workload.model.n_layers
+    shared = split != "layer"
+    devices = []
+    first = 0
+    for position, index in enumerate(cards):
+        count = layers if shared else layers // len(cards) + (position < layers % len(cards))
+        gpu = rig.gpus[index]
+        devices.append(
+            DeviceUsage(
+                name=gpu.name,
+                kind="gpu",
+                index=index,
+                capacity_bytes=gpu.spec.memory_bytes,
+                weights_bytes=1,
+                layers=count,
+                first_layer=0 if shared else first,
+                holds_output=position == len(cards) - 1,
+            )
+        )
+        first += 0 if shared else count
+    placement = FitResult(
+        fits=True,
+        split=split,
+        runtime=workload.runtime.id,
+        quant=workload.quant.id,
+        context=workload.context,
+        kv_cache=workload.kv_cache,
+        devices=tuple(devices),
+    )
+    estimate = estimate_speed(rig, replace(workload, split=split), placement)
+    return estimate.link_decode_ms * 1000
 
 
 def _problems(rig: Rig) -> list[TopologyProblem]:
@@ -145,34 +165,36 @@ def _problems(rig: Rig) -> list[TopologyProblem]:
     return found
 
 
-def topology(rig: Rig, model: ModelSpec, engine: str, ubatch: int = 512) -> Topology:
-    """Describe the rig's slots and links and cost each link for layer split and tensor parallel.
+def topology(rig: Rig, workload: Workload | ModelSpec, engine: str | None = None, ubatch: int = 512) -> Topology:
+    """Describe the rig's slots and link problems, and with a workload, cost each link.
 
     Args:
         rig: the rig.
-        model: the model whose activation size sets the bytes per token.
-        engine: the runtime's engine, which selects the calibrated latencies.
-        ubatch: prompt micro-batch size in tokens (llama.cpp ``-ub``).
+        workload: the workload whose model and runtime set the bytes and latencies per token.
+            A bare model (with ``engine`` and ``ubatch``, as older callers pass) gives slots
+            and problems only.
+        engine: unused with a workload.
+        ubatch: unused with a workload.
     """
     slots = tuple(_slot(rig, i, g) for i, g in enumerate(rig.gpus))
+    problems = tuple(_problems(rig))
+    if not isinstance(workload, Workload):
+        return Topology(slots=slots, links=(), problems=problems, tensor_parallel_token_us=None)
     # llama.cpp passes activations between layer-split devices as F32.
-    activation = model.hidden_size * 4
+    activation = workload.model.hidden_size * 4
     links = []
     for i, (a, b) in enumerate(zip(rig.gpus, rig.gpus[1:])):
-        kind, gbs = _speed._link(rig, a, b)
-        params = _params(rig, engine, a)
-        hop_us = params.hop_latency_us * _speed._LINK_LATENCY_SCALE[kind]  # type: ignore[attr-defined]
         links.append(
             LinkCost(
                 a=i,
                 b=i + 1,
-                kind=kind,
-                gbs=gbs,
+                nvlink=rig.linked(i, i + 1),
+                pcie_gbs=min(a.link_gbs, b.link_gbs),
                 layer_split_token_bytes=activation,
-                layer_split_token_us=hop_us + activation / (gbs * 1e9) * 1e6,
-                layer_split_ubatch_us=hop_us + ubatch * activation / (gbs * 1e9) * 1e6,
-                allreduce_token_us=_allreduce_us(rig, [a, b], model, engine),
+                layer_split_token_us=_link_us(rig, workload, "layer", (i, i + 1)),
+                allreduce_token_us=_link_us(rig, workload, "tensor-parallel", (i, i + 1)),
             )
         )
-    tp = _allreduce_us(rig, list(rig.gpus), model, engine) if len(rig.gpus) > 1 else None
-    return Topology(slots=slots, links=tuple(links), problems=tuple(_problems(rig)), tensor_parallel_token_us=tp)
+    every_card = tuple(range(len(rig.gpus)))
+    tp = _link_us(rig, workload, "tensor-parallel", every_card) if len(every_card) > 1 else None
+    return Topology(slots=slots, links=tuple(links), problems=problems, tensor_parallel_token_us=tp)

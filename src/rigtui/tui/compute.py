@@ -128,8 +128,8 @@ class CoreService:
         module = core_module("topology")
         if module is None:
             return Failed("the topology model is not installed", "missing")
-        key = ("topology", rig_key(rig), workload.model.id, workload.runtime.engine, workload.ubatch)
-        return self._memo(key, lambda: module.topology(rig, workload.model, workload.runtime.engine, workload.ubatch))
+        key = ("topology", rig_key(rig), workload_key(workload))
+        return self._memo(key, lambda: module.topology(rig, workload))
 
     def compat(self, rig: Rig, runtime_id: str, workload: Workload | None) -> Any:
         """Whether a runtime works on this rig and OS, with reasons (``core.compat``)."""

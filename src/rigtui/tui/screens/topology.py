@@ -16,12 +16,6 @@ from rigtui.tui.compute import Failed
 from rigtui.tui.screens.base import ExplorerScreen
 from rigtui.tui.widgets.format import gib, pcie_label
 
-LINK_WORDS = {
-    "nvlink": "NVLink bridge",
-    "p2p": "PCIe peer to peer",
-    "host": "PCIe via RAM",
-}
-
 
 def _us(value: float) -> str:
     """Microseconds, switching to ms above 1,000."""
@@ -65,18 +59,15 @@ def drawing(topology: Any, rig: Any) -> Text:
 def link_table(topology: Any) -> Table:
     table = Table(box=None, padding=(0, 1), header_style="bold")
     table.add_column("Link", no_wrap=True)
-    table.add_column("Path")
-    table.add_column("GB/s", justify="right")
-    table.add_column("Layer split/tok", justify="right")
-    table.add_column("Prompt batch", justify="right")
-    table.add_column("TP sync/tok", justify="right")
+    table.add_column("Path", no_wrap=True)
+    table.add_column("Layer split/token", justify="right")
+    table.add_column("Tensor par./token", justify="right")
     for link in topology.links:
+        path = "NVLink bridge" if link.nvlink else f"PCIe {link.pcie_gbs:.1f} GB/s"
         table.add_row(
             f"GPU {link.a} ↔ {link.b}",
-            LINK_WORDS.get(link.kind, link.kind),
-            f"{link.gbs:.1f}",
-            f"{link.layer_split_token_bytes // 1024} KiB {_us(link.layer_split_token_us)}",
-            _us(link.layer_split_ubatch_us),
+            path,
+            f"{link.layer_split_token_bytes // 1024} KiB, {_us(link.layer_split_token_us)}",
             _us(link.allreduce_token_us),
         )
     return table
