@@ -161,3 +161,23 @@ async def test_startup_notices_become_notifications(app_factory, settle) -> None
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         assert any("started on the example rig" in n for n in notes(app))
+
+
+async def test_no_color_keeps_fit_marks_distinct(app_factory, settle, monkeypatch) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("2")
+        await settle(pilot)
+        assert app.no_color
+        from rigtui.tui.screens.fit_matrix import MatrixTable
+
+        table = app.screen.query_one(MatrixTable)
+        marks = {
+            table.get_cell(model.id, column.key).plain[:1]
+            for model in app.screen.rows
+            for column in app.screen.columns
+        }
+        # Without colour the three outcomes still differ by shape.
+        assert {"●", "◐", "○"} <= marks

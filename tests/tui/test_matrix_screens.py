@@ -257,3 +257,18 @@ async def test_runtimes_os_switch_blocks_linux_only(app_factory, settle) -> None
         assert "does not work" in status
         await pilot.press("1")
         assert "macOS" in str(app.screen.query_one("#settings").get_cell("os", "value"))
+
+
+async def test_detail_space_selects_workload(app_factory, settle) -> None:
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        table = await open_matrix(app, pilot, settle)
+        table.move_cursor(row=app.screen.rows.index(app.catalog.models["qwen3-30b-a3b"]), column=1)
+        quant = app.screen.columns[0].quant
+        await pilot.press("enter")
+        await settle(pilot)
+        await pilot.press("space")
+        assert app.state.settings.model == "qwen3-30b-a3b"
+        assert app.state.settings.quant == quant
+        await pilot.press("backspace")
+        assert isinstance(app.screen, FitMatrixScreen)
