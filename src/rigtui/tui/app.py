@@ -17,8 +17,8 @@ from textual.widgets import Footer, Header, Static
 
 from rigtui.errors import RigtuiError
 
-# The core, the catalog and the screens import pydantic and build models, which takes
-# longer than painting the first screen; they load in a worker behind LoadingScreen.
+# The core, the catalog and the screens import pydantic and build models. That takes
+# longer than painting the first screen, so they load in a worker behind LoadingScreen.
 if TYPE_CHECKING:
     from rigtui.core.catalog import Catalog
     from rigtui.core.rig import Rig
@@ -159,7 +159,7 @@ class RigApp(App[None]):
         self.revision = self.state.revision
 
     def origin_text(self) -> str:
-        """Where the rig came from, and whether it has been edited since."""
+        """Return where the rig came from, and whether it has been edited since."""
         edited = " · edited" if self.state.can_undo else ""
         return f"{self.origin}{edited}"
 
@@ -212,7 +212,7 @@ class RigApp(App[None]):
             )
 
     def on_resize(self, event: events.Resize) -> None:
-        # self.size still holds the old size while this handler runs.
+        # self.size is still the old size while this handler runs.
         self._check_size(event.size)
 
     def _check_size(self, size: Size | None = None) -> None:
@@ -350,7 +350,7 @@ def _action_callback(node: Any, action: str) -> Any:
 
 
 def _lazy_screen(module: str, name: str) -> Callable[[], Screen[Any]]:
-    """A mode factory that imports the screen's module the first time the mode is shown."""
+    """Return a mode factory that imports the screen's module the first time the mode is shown."""
 
     def build() -> Screen[Any]:
         import importlib

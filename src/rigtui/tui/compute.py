@@ -1,7 +1,7 @@
 """Cached calls into the core for the screens.
 
-Every figure the screens show comes from a core function; this module only memoises the
-answers per (rig, workload) key so that moving the cursor or switching screens never
+Every figure the screens show comes from a core function. This module only memoises the
+results per (rig, workload) key so that moving the cursor or switching screens never
 recomputes, and turns a core exception into a value a screen can show in place of a result.
 It is safe to call from worker threads: the cache is a dict that only ever gains whole
 entries, and each entry is computed from immutable inputs.
@@ -24,12 +24,12 @@ from rigtui.tui.state import rig_key, workload_key
 log = logging.getLogger(__name__)
 
 CACHE_LIMIT = 50_000
-"""Cached answers kept; a whole fit matrix over the bundled catalog is about 1,000."""
+"""Cached results kept; a whole fit matrix over the bundled catalog is about 1,000."""
 
 
 @dataclass(frozen=True)
 class Cell:
-    """What a fit-matrix cell keeps of a placement: a few bytes instead of the whole result."""
+    """The part of a placement a fit-matrix cell keeps: a few bytes instead of the whole result."""
 
     fits: bool
     offload: bool
@@ -75,8 +75,8 @@ class CoreService:
         try:
             value = compute()
         except (ValueError, KeyError, LookupError, ArithmeticError) as exc:
-            # The core raises these for workloads it cannot place (an unsupported quant for
-            # the runtime, a missing figure); the screen shows the reason in place of a result.
+            # The core raises these for workloads it cannot place, such as an unsupported
+            # quant for the runtime. The screen shows the reason in place of a result.
             log.debug("core call %r failed: %s", key[0] if isinstance(key, tuple) else key, exc)
             value = Failed(str(exc) or type(exc).__name__, type(exc).__name__)
         except Exception as exc:  # noqa: BLE001 - a core bug must not take the explorer down
@@ -89,10 +89,10 @@ class CoreService:
         return value
 
     def cell(self, rig: Rig, workload: Workload) -> Cell | Failed:
-        """The placement for a fit-matrix cell, reduced to what the cell shows.
+        """Return the placement for a fit-matrix cell, reduced to what the cell shows.
 
-        The full result is not kept, so a matrix over the whole catalog stays small; the
-        detail view asks ``fit`` again for the one cell it opens.
+        The full result is not kept, so a matrix over the whole catalog stays small. The
+        detail view calls ``fit`` again for the one cell it opens.
         """
         module = core_module("fit")
         if module is None:
@@ -100,7 +100,7 @@ class CoreService:
         return self._memo(("cell", rig_key(rig), workload_key(workload)), lambda: _cell(module.fit(rig, workload)))
 
     def peek_cell(self, rig: Rig, workload: Workload) -> Cell | Failed | None:
-        """The cached cell for this workload, or None when it has not been computed yet."""
+        """Return the cached cell for this workload, or None when it has not been computed yet."""
         with self._lock:
             return self._cache.get(("cell", rig_key(rig), workload_key(workload)))
 
@@ -109,7 +109,7 @@ class CoreService:
         return core_module(name) is not None
 
     def fit(self, rig: Rig, workload: Workload) -> FitResult | Failed:
-        """The core's placement for this workload: the fastest split that fits when split is auto."""
+        """Return the core's placement for this workload: the fastest split that fits when split is auto."""
         module = core_module("fit")
         if module is None:
             return Failed("the placement engine is not installed", "missing")
@@ -132,7 +132,7 @@ class CoreService:
         return self._memo(key, lambda: module.topology(rig, workload))
 
     def compat(self, rig: Rig, runtime_id: str, workload: Workload | None) -> Any:
-        """Whether a runtime works on this rig and OS, with reasons (``core.compat``)."""
+        """Return whether a runtime works on this rig and OS, with reasons (``core.compat``)."""
         module = core_module("compat")
         if module is None:
             return Failed("the compatibility rules are not installed", "missing")
@@ -150,7 +150,7 @@ class CoreService:
         return self._memo(("power", rig_key(rig)), lambda: (module.rig_power(rig), module.thermal_advice(rig)))
 
     def verdict(self, rig: Rig, workload: Workload) -> Any:
-        """The facts behind the rig's verdict panel (``core.verdict.rig_verdict``)."""
+        """Return the facts behind the rig's verdict panel (``core.verdict.rig_verdict``)."""
         module = core_module("verdict")
         if module is None:
             return Failed("the verdict rules are not installed", "missing")
@@ -175,7 +175,7 @@ def uses_offload(result: FitResult) -> bool:
     """True when a placement keeps repeating layers or MoE experts in CPU RAM.
 
     llama.cpp keeps the token embedding in CPU RAM even on a full offload, so a CPU device
-    with weights alone does not count; the core flags real offload with a warning.
+    with weights alone does not count. The core flags real offload with a warning.
     """
     if any(w.code in OFFLOAD_WARNINGS for w in result.warnings):
         return True

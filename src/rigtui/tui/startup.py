@@ -35,7 +35,7 @@ class StartupFailed(Exception):
 
 @dataclass
 class Startup:
-    """What the app starts on."""
+    """The catalog, telemetry source, rig and notices the app starts with."""
 
     catalog: "Catalog"
     source: Any = None

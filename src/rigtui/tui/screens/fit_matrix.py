@@ -2,7 +2,7 @@
 
 Cells come from ``core.fit`` through the app's cache. A thread worker fills the cells that
 are not cached yet, row by row in display order, so the table paints at once and the
-visible rows fill first; filters, sorting and search only re-arrange cached answers.
+visible rows fill first. Filters, sorting and search only re-arrange cached results.
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ class MatrixTable(DataTable[Any]):
 
 
 class FitMatrixScreen(ExplorerScreen):
-    """Which models fit this rig at each quantization or context, and how fast they decode."""
+    """Models against quantizations or contexts on the shared rig: fit and decode speed per cell."""
 
     HELP_TITLE = "Fit matrix"
     HELP = (

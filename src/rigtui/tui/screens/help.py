@@ -16,7 +16,7 @@ from rigtui.tui.widgets.format import key_name
 
 
 def bindings_table(screen: Screen[Any]) -> Table:
-    """A two-column table of the keys active on ``screen`` and what each does."""
+    """Build a two-column table of the keys active on ``screen`` and what each does."""
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold", no_wrap=True)
     table.add_column()

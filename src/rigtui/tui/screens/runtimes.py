@@ -19,6 +19,9 @@ from rigtui.tui.widgets.format import speed_range, tokens
 from rigtui.tui.widgets.verdict import FIT_MARK, FIT_STYLE, STATUS_MARK, STATUS_STYLE, fit_class
 
 
+REASON_STYLE = {"blocker": "red", "degraded": "yellow"}
+
+
 class RuntimeTable(DataTable[Any]):
     BINDINGS = [
         Binding("enter", "screen.use_runtime", "Use", id="use-runtime", tooltip="Switch every screen to this runtime"),
@@ -26,7 +29,7 @@ class RuntimeTable(DataTable[Any]):
 
 
 class RuntimesScreen(SettingsActions, ExplorerScreen):
-    """Which runtimes work on this rig and OS, why, and the best split for the selected model."""
+    """Every runtime's status on this rig and OS, the reasons, and its best split for the selected model."""
 
     HELP_TITLE = "Runtimes"
     HELP = (
@@ -59,7 +62,7 @@ class RuntimesScreen(SettingsActions, ExplorerScreen):
         table.focus()
 
     def _workload_for(self, runtime: Any) -> Any:
-        """The selected workload moved to ``runtime``, with a quant and KV cache it takes."""
+        """Return the selected workload moved to ``runtime``, with a quant and KV cache it takes."""
         app = self.rig_app
         changes = adapt_to_runtime(app, runtime)
         changes.pop("split", None)
@@ -142,7 +145,7 @@ class RuntimesScreen(SettingsActions, ExplorerScreen):
             text.append(f"{STATUS_MARK.get(compat.status, '?')} {compat.status}\n",
                         style=f"bold {STATUS_STYLE.get(compat.status, '')}")
             for reason in compat.reasons:
-                style = "red" if reason.severity == "blocker" else "yellow" if reason.severity == "degraded" else ""
+                style = REASON_STYLE.get(reason.severity, "")
                 text.append("• ", style=style or "dim")
                 text.append(reason.message + "\n")
         text.append(f"\n{workload.model.name} at {workload.quant.name}, {workload.context:,} tokens: ")

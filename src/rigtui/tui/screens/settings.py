@@ -66,8 +66,8 @@ def quant_choices(app: "RigApp", runtime: Any) -> list[Any]:
 def adapt_to_runtime(app: "RigApp", runtime: Any) -> dict[str, Any]:
     """Settings changes that make the current quant, KV cache and split valid for ``runtime``.
 
-    A quantization the runtime cannot load becomes the one it can with the closest bits
-    per weight; an unknown KV cache type becomes the runtime's first; an unknown split
+    A quantization the runtime cannot load becomes the loadable one with the closest bits
+    per weight. An unknown KV cache type becomes the runtime's first, and an unknown split
     becomes auto. Returns only the fields that change.
     """
     settings = app.state.settings

@@ -23,7 +23,7 @@ def _us(value: float) -> str:
 
 
 def drawing(topology: Any, rig: Any) -> Text:
-    """The rig as a tree: CPU, then each slot (CPU lanes or chipset) with its card."""
+    """Draw the rig as a tree: CPU, then each slot (CPU lanes or chipset) with its card."""
     text = Text()
     text.append("CPU", style="bold")
     text.append(f"  {gib(rig.cpu_ram_bytes, 0)} RAM at {rig.cpu_ram_bandwidth_gbs:g} GB/s\n")

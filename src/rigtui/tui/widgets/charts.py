@@ -40,7 +40,7 @@ def legend() -> Text:
 
 
 def device_bar(device: DeviceUsage, width: int, scale_bytes: int) -> Text:
-    """One device as a bar ``width`` cells wide for ``scale_bytes``; past capacity shows as '!'."""
+    """Draw one device as a bar ``width`` cells wide for ``scale_bytes``; bytes past capacity show as '!'."""
     text = Text()
     if scale_bytes <= 0 or width <= 0:
         return text
@@ -66,7 +66,7 @@ def device_bar(device: DeviceUsage, width: int, scale_bytes: int) -> Text:
 
 
 def device_bars(devices: Sequence[DeviceUsage], width: int) -> Table:
-    """A table of every device: name, stacked bar, used of capacity and layers held.
+    """Build a table of every device: name, stacked bar, used of capacity and layers held.
 
     Each bar is scaled to its own device, so a GPU's bar is not dwarfed by system RAM.
     """

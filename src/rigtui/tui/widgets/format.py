@@ -1,4 +1,4 @@
-"""How figures are written on screen: one formatter per unit, so every screen agrees."""
+"""Formatters for figures on screen: one per unit, so every screen writes them the same way."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ _KEY_NAMES = {
 
 
 def key_name(key: str) -> str:
-    """A key as the user types it ("question_mark" -> "?")."""
+    """Return a key as the user types it ("question_mark" -> "?")."""
     return _KEY_NAMES.get(key, key)
 
 
@@ -48,7 +48,7 @@ def tokens(value: float | None) -> str:
 
 
 def speed_range(speed: object | None) -> str:
-    """A SpeedRange as "expected (low–high) tok/s"."""
+    """Format a SpeedRange as "expected tok/s (low–high)"."""
     if speed is None:
         return NA
     low, expected, high = speed.low, speed.expected, speed.high  # type: ignore[attr-defined]
@@ -56,7 +56,7 @@ def speed_range(speed: object | None) -> str:
 
 
 def context_label(tokens_count: int | None) -> str:
-    """A context length as people write it: 8k, 128k, 1M."""
+    """Format a context length as people write it: 8k, 128k, 1M."""
     if tokens_count is None:
         return NA
     if tokens_count >= 1 << 20 and tokens_count % (1 << 20) == 0:
@@ -67,7 +67,7 @@ def context_label(tokens_count: int | None) -> str:
 
 
 def short_tokens(count: int) -> str:
-    """A token count rounded to thousands for narrow labels: 0, 512, 4k, 33k, 1M."""
+    """Format a token count rounded to thousands for narrow labels: 0, 512, 4k, 33k, 1.0M."""
     if count < 1000:
         return str(count)
     if count >= 1_000_000:
@@ -76,7 +76,7 @@ def short_tokens(count: int) -> str:
 
 
 def params_label(count: int) -> str:
-    """A parameter count as 8.0B or 360M."""
+    """Format a parameter count as 8.0B or 360M."""
     if count >= 1e9:
         return f"{count / 1e9:.1f}B"
     return f"{count / 1e6:.0f}M"
