@@ -42,7 +42,10 @@ SIZE_FILTERS: tuple[tuple[str, float, float], ...] = (
 )
 MOE_FILTERS = ("MoE+dense", "MoE only", "dense only")
 SORTS = ("name", "speed", "size")
-LEGEND = "● fits on GPUs  ◐ fits with CPU or expert offload  ○ does not fit  · number: decode tok/s"
+LEGEND = "● fits on GPUs  ◐ with offload  ○ does not fit  — past model's context  · decode tok/s"
+MODEL_WIDTH = 24
+"""Characters of the model column below the wide layout; longer names end in an ellipsis."""
+MODEL_WIDTH_WIDE = 36
 
 
 @dataclass(frozen=True)
@@ -68,8 +71,8 @@ class FitMatrixScreen(ExplorerScreen):
     HELP_TITLE = "Fit matrix"
     HELP = (
         "● fits on the GPUs, ◐ fits with CPU or MoE-expert offload, ○ does not fit; the number is the "
-        "expected decode speed in tokens/s. Columns are quantizations at the selected context, or "
-        "context lengths at the selected quantization."
+        "expected decode speed in tokens/s. A dash marks a context longer than the model reads. "
+        "Columns are quantizations at the selected context, or context lengths at the selected quantization."
     )
     BINDINGS = [
         Binding("slash", "search", "Search", id="matrix-search", tooltip="Filter models by name"),
@@ -167,13 +170,14 @@ class FitMatrixScreen(ExplorerScreen):
         table = self.query_one(MatrixTable)
         cursor = table.cursor_coordinate
         table.clear(columns=True)
-        table.add_column("Model", key="model")
+        table.add_column("Model", key="model", width=MODEL_WIDTH_WIDE if self.has_class("-wide") else MODEL_WIDTH)
         for column in self.columns:
             table.add_column(column.label, key=column.key, width=max(len(column.label), CELL_WIDTH))
         self.pending = 0
         for model in self.rows:
-            label = Text(f"{model.name} ", overflow="ellipsis", no_wrap=True)
-            label.append(params_label(model.params_total), style="dim")
+            label = Text(overflow="ellipsis", no_wrap=True)
+            label.append(params_label(model.params_total).rjust(6), style="dim")
+            label.append(f" {model.name}")
             cells = []
             for column in self.columns:
                 result = self._peek(model, column)
