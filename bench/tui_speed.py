@@ -153,7 +153,7 @@ def keystrokes(count: int, home: Path) -> tuple[list[float], list[float], float]
         return times
 
     filling = run_keys(count)
-    _read_until(fd, "· decode tok/s".encode(), 1800)
+    _read_until(fd, "· tok/s".encode(), 1800)
     fill_seconds = time.perf_counter() - started
     filled = run_keys(count)
     os.write(fd, b"q")

@@ -7,8 +7,9 @@ visible rows fill first. Filters, sorting and search only re-arrange cached resu
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Hashable
 
 from rich.text import Text
 from textual import on, work
@@ -22,6 +23,7 @@ from rigtui.core.specs import ModelSpec
 from rigtui.tui.compute import Failed
 from rigtui.tui.screens.base import ExplorerScreen
 from rigtui.tui.screens.settings import quant_choices
+from rigtui.tui.state import rig_key
 from rigtui.tui.widgets.format import context_label, params_label, tokens
 from rigtui.tui.widgets.verdict import FIT_MARK, FIT_STYLE, fit_class
 
@@ -32,6 +34,8 @@ GGUF_LADDER = ("F16", "Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "IQ4_XS", "Q3_K_M", "I
 MAX_QUANT_COLUMNS = 10
 PENDING = "…"
 CELL_WIDTH = 6
+GRIDS_KEPT = 16
+"""Rig and runtime variants whose cells stay in memory, so undo shows the old matrix at once."""
 """Room for a mark and a three-digit speed ("● 142")."""
 SIZE_FILTERS: tuple[tuple[str, float, float], ...] = (
     ("all sizes", 0, float("inf")),
@@ -42,7 +46,8 @@ SIZE_FILTERS: tuple[tuple[str, float, float], ...] = (
 )
 MOE_FILTERS = ("MoE+dense", "MoE only", "dense only")
 SORTS = ("name", "speed", "size")
-LEGEND = "● fits on GPUs  ◐ with offload  ○ does not fit  — past model's context  · decode tok/s"
+# Kept under 78 characters so the whole line shows at 80 columns.
+LEGEND = "● on GPUs  ◐ CPU or expert offload  ○ no fit  — past model context  · tok/s"
 MODEL_WIDTH = 24
 """Characters of the model column below the wide layout; longer names end in an ellipsis."""
 MODEL_WIDTH_WIDE = 36
@@ -96,6 +101,9 @@ class FitMatrixScreen(ExplorerScreen):
         self.columns: list[Column] = []
         self.pending = 0
         """Cells of the current table still waiting for the core."""
+        self.grid: dict[tuple[str, str, int], Any] = {}
+        """Cells already computed for the current rig and runtime settings, by (model, quant, context)."""
+        self._grids: OrderedDict[Hashable, dict[tuple[str, str, int], Any]] = OrderedDict()
 
     def compose(self) -> ComposeResult:
         yield Header(icon="*")
@@ -160,11 +168,27 @@ class FitMatrixScreen(ExplorerScreen):
                                            context=column.context)
 
     def _peek(self, model: ModelSpec, column: Column) -> Any:
-        return self.rig_app.core.peek_cell(self.rig_app.state.rig, self._workload(model, column))
+        return self.grid.get((model.id, column.quant, column.context))
+
+    def _select_grid(self) -> None:
+        """Point ``self.grid`` at the cells for the current rig and runtime settings.
+
+        A screen-local dict keyed by short tuples keeps a redraw of the whole catalog cheap;
+        building a Workload and its cache key for every cell took most of a redraw's time.
+        """
+        settings = self.rig_app.state.settings
+        key = (rig_key(self.rig_app.state.rig), settings.runtime, settings.kv_cache, settings.flash_attn,
+               settings.split)
+        grid = self._grids.pop(key, None)
+        self.grid = grid if grid is not None else {}
+        self._grids[key] = self.grid
+        while len(self._grids) > GRIDS_KEPT:
+            self._grids.popitem(last=False)
 
     # --- drawing -----------------------------------------------------------------------------
 
     def redraw(self) -> None:
+        self._select_grid()
         self.columns = self._columns()
         self.rows = self._models()
         table = self.query_one(MatrixTable)
@@ -174,25 +198,30 @@ class FitMatrixScreen(ExplorerScreen):
         for column in self.columns:
             table.add_column(column.label, key=column.key, width=max(len(column.label), CELL_WIDTH))
         self.pending = 0
+        missing: list[tuple[ModelSpec, list[Column]]] = []
         for model in self.rows:
             label = Text(overflow="ellipsis", no_wrap=True)
             label.append(params_label(model.params_total).rjust(6), style="dim")
             label.append(f" {model.name}")
             cells = []
+            todo = []
             for column in self.columns:
                 result = self._peek(model, column)
                 if result is None and column.context <= model.max_context:
-                    self.pending += 1
+                    todo.append(column)
                 cells.append(self._cell(model, column, result))
             table.add_row(label, *cells, key=model.id)
+            if todo:
+                missing.append((model, todo))
+                self.pending += len(todo)
         table.fixed_columns = 1
         if self.rows:
             table.move_cursor(row=min(cursor.row, len(self.rows) - 1),
                               column=min(max(cursor.column, 1), len(self.columns)))
         self._draw_status()
         self._draw_progress()
-        if self.pending:
-            self._fill(self.rig_app.state.rig, list(self.rows), list(self.columns))
+        if missing:
+            self._fill(self.rig_app.state.rig, self.grid, missing)
 
     def _draw_progress(self) -> None:
         legend = self.query_one("#matrix-legend", Label)
@@ -229,23 +258,20 @@ class FitMatrixScreen(ExplorerScreen):
         return Text(f"{FIT_MARK[kind]} {speed}", style=FIT_STYLE[kind], justify="right")
 
     @work(thread=True, exclusive=True, group="fit-matrix", description="fill the fit matrix")
-    def _fill(self, rig: Any, rows: list[ModelSpec], columns: list[Column]) -> None:
+    def _fill(self, rig: Any, grid: dict[tuple[str, str, int], Any], missing: list[tuple[ModelSpec, list[Column]]]) -> None:
         worker = get_current_worker()
         core = self.rig_app.core
-        for model in rows:
+        for model, columns in missing:
             if worker.is_cancelled:
                 return
-            cells = []
-            for column in columns:
-                if column.context > model.max_context:
-                    cells.append((column, None))
-                    continue
-                workload = self._workload(model, column)
-                cells.append((column, core.cell(rig, workload)))
-            self.app.call_from_thread(self._update_row, rig, model, cells)
+            cells = [(column, core.cell(rig, self._workload(model, column))) for column in columns]
+            self.app.call_from_thread(self._update_row, rig, grid, model, cells)
 
-    def _update_row(self, rig: Any, model: ModelSpec, cells: list[tuple[Column, Any]]) -> None:
-        if rig is not self.rig_app.state.rig:
+    def _update_row(self, rig: Any, grid: dict[tuple[str, str, int], Any], model: ModelSpec,
+                    cells: list[tuple[Column, Any]]) -> None:
+        for column, result in cells:
+            grid[(model.id, column.quant, column.context)] = result
+        if rig is not self.rig_app.state.rig or grid is not self.grid:
             return
         table = self.query_one(MatrixTable)
         if model.id not in table.rows:
