@@ -110,3 +110,26 @@ def test_cli_explorer_start_skips_subcommand_imports() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+async def test_rig_keys_wait_for_loading(catalog: Catalog, settle) -> None:
+    import threading
+
+    release = threading.Event()
+
+    def slow() -> Startup:
+        release.wait(10)
+        return Startup(catalog=catalog)
+
+    app = RigApp(load=slow)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("u", "2", "ctrl+s")
+        assert not hasattr(app, "state")
+        assert app.current_mode == "loading"
+        release.set()
+        await settle(pilot)
+        assert isinstance(app.screen, RigScreen)
+        await pilot.press("2")
+        await settle(pilot)
+        assert app.current_mode == "fit"

@@ -27,6 +27,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+NEEDS_RIG = frozenset({"show", "undo", "redo", "save_rig", "open_rig"})
+"""App actions that only make sense once the catalog and the rig have loaded."""
+
 MIN_WIDTH = 80
 MIN_HEIGHT = 24
 
@@ -231,6 +234,12 @@ class RigApp(App[None]):
                 screen.dismiss()
 
     # --- actions -----------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Keep the rig actions off the loading screen, where there is no rig yet."""
+        if action in NEEDS_RIG and not hasattr(self, "state"):
+            return False
+        return True
 
     def action_show(self, mode: str) -> None:
         if mode not in self._modes:
