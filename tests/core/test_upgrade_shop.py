@@ -13,7 +13,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from upgrade_fixtures import GPUS, LINUX, RTX_3090, RTX_4090, rig, settings  # noqa: E402
 
 from rigtui.core.rig import Rig  # noqa: E402
-from rigtui.core.upgrade import UpgradeOption, evaluate_option, rank_options, shop  # noqa: E402
+from rigtui.core.shop import shop  # noqa: E402
+from rigtui.core.upgrade import UpgradeOption, evaluate_option, rank_options  # noqa: E402
 
 EMPTY = Rig(gpus=(), os=LINUX)
 

@@ -44,17 +44,19 @@ def supported_splits(rig: Rig, workload: Workload) -> list[str]:
     return [s for s in STRATEGIES if s in offered]
 
 
-def fit(rig: Rig, workload: Workload) -> FitResult:
+def fit(rig: Rig, workload: Workload, *, with_max_context: bool = True) -> FitResult:
     """Place a workload on a rig; with split 'auto', the fastest supported strategy that fits.
 
     The chosen result lists the other strategies' results in ``alternatives``.
+    ``with_max_context=False`` skips the search for the largest context that fits, which
+    takes most of the time, and leaves ``max_context`` None.
     """
     if workload.split != "auto":
-        return plan(rig, workload, workload.split)
+        return plan(rig, workload, workload.split, with_max_context=with_max_context)
     splits = supported_splits(rig, workload)
     if not splits:
         raise ValueError(f"{workload.runtime.name} offers no multi-GPU split strategy; pick one GPU or another runtime")
-    results = [plan(rig, workload, split) for split in splits]
+    results = [plan(rig, workload, split, with_max_context=with_max_context) for split in splits]
     best = max(results, key=_rank)
     others = tuple(r for r in results if r is not best)
     if others:
@@ -88,13 +90,16 @@ def _why_chosen(best: FitResult, others: tuple[FitResult, ...]) -> str:
     return f"Chose {best.split} split{speed}; others: " + ("; ".join(parts) or "none")
 
 
-def plan(rig: Rig, workload: Workload, split: str) -> FitResult:
-    """Place a workload with one split strategy, choosing that strategy's ratios and offload."""
+def plan(rig: Rig, workload: Workload, split: str, *, with_max_context: bool = True) -> FitResult:
+    """Place a workload with one split strategy, choosing that strategy's ratios and offload.
+
+    ``with_max_context`` is as in ``fit``.
+    """
     if split == "auto":
-        return fit(rig, workload)
+        return fit(rig, workload, with_max_context=with_max_context)
     placement, extra_notes = _place(rig, workload, split, for_speed=True)
     result = _to_result(rig, workload, placement)
-    context = max_context_for(rig, workload, split, placement) if result.fits else None
+    context = max_context_for(rig, workload, split, placement) if result.fits and with_max_context else None
     notes = result.notes + tuple(extra_notes)
     return replace(result, max_context=context, notes=notes)
 

@@ -3,7 +3,7 @@
 The options come from the current rig (keep, sell one card and buy its match, add a card,
 replace every card, bridge a pair with NVLink). Each is turned into a what-if rig and run
 through the same placement and speed model as every other screen, so the figures here agree
-with the fit matrix. ``shop`` searches every affordable combination of cards instead.
+with the fit matrix. ``rigtui.core.shop`` searches every affordable combination of cards instead.
 """
 
 from __future__ import annotations
@@ -12,12 +12,11 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable, Literal, Mapping
 
-from rigtui.core import speed as _speed
 from rigtui.core.compat import gpu_capacity_bytes
 from rigtui.core.money import MoneyRange, PriceBook, Quote, format_money
 from rigtui.core.power import PowerReport, PsuStandard, rig_power
 from rigtui.core.results import FitResult, SpeedRange
-from rigtui.core.rig import MIB, Rig, RigGpu, Workload
+from rigtui.core.rig import Rig, RigGpu, Workload
 from rigtui.core.specs import GpuSpec, ModelSpec
 
 Goal = Literal["largest", "fastest", "value"]
@@ -126,39 +125,13 @@ class OptionFigures:
 
 
 def _default_evaluate(rig: Rig, workload: Workload) -> FitResult:
-    """Place a workload like ``core.fit.fit`` with split "auto", without the largest-context search.
+    """Place a workload like ``core.fit.fit``, without the search for the largest context.
 
-    The options need placement and speed only; ``fit.fit`` also searches the largest context
-    for every strategy, which takes about nine tenths of its time.
+    The options need placement and speed only, and that search takes most of fit's time.
     """
     from rigtui.core import fit as _fit
 
-    # NOTE: uses fit's private steps (_place, _to_result, _rank); falls back to the public
-    # fit() if they change shape.
-    try:
-        splits = [workload.split] if workload.split != "auto" else _fit.supported_splits(rig, workload)
-        if not splits:
-            return _fit.fit(rig, workload)
-        results = [_fit._to_result(rig, workload, _fit._place(rig, workload, s, True)[0]) for s in splits]
-        return max(results, key=_fit._rank)
-    except (AttributeError, TypeError):
-        return _fit.fit(rig, workload)
-
-
-def _default_fits_on_gpus(rig: Rig, workload: Workload) -> bool:
-    """True when some split the runtime offers holds the whole model on the GPUs, speed aside."""
-    from rigtui.core import fit as _fit
-
-    try:
-        splits = _fit.supported_splits(rig, workload)
-        for split in splits:
-            placement = _fit._place(rig, workload, split, False)[0]
-            offloaded = any(w.code in ("cpu-offload", "expert-offload") for w in placement.warnings)
-            if placement.fits and not offloaded:
-                return True
-        return False
-    except (AttributeError, TypeError):
-        return fits_on_gpus(_fit.fit(rig, workload), workload.model)
+    return _fit.fit(rig, workload, with_max_context=False)
 
 
 def fits_on_gpus(result: FitResult | None, model: ModelSpec) -> bool:
@@ -209,13 +182,7 @@ def largest_fitting_models(
         if weight_bytes_lower_bound(model, workload.quant.bits_per_weight) > capacity:
             continue
         sized = replace(workload, model=model, context=min(workload.context, model.max_context))
-        if evaluate is None:
-            try:
-                fits = bool(rig.gpus) and _default_fits_on_gpus(rig, sized)
-            except (ValueError, KeyError, LookupError, ArithmeticError):
-                fits = False
-        else:
-            fits = fits_on_gpus(_safe_evaluate(evaluate, rig, sized), model)
+        fits = fits_on_gpus(_safe_evaluate(evaluate or _default_evaluate, rig, sized), model)
         if fits:
             found.append(model)
             if len(found) >= limit:
@@ -468,7 +435,8 @@ def evaluate_option(
 
 # --- ranking -----------------------------------------------------------------------------
 
-def _decode_of(figures: OptionFigures) -> float:
+def decode_of(figures: OptionFigures) -> float:
+    """Return the expected decode speed of an option, 0 when the target does not run."""
     return figures.decode.expected if figures.decode is not None else 0.0
 
 
@@ -477,20 +445,21 @@ def _largest_params(figures: OptionFigures) -> int:
 
 
 def _gain(figures: OptionFigures, baseline_tps: float) -> float:
-    return _decode_of(figures) - baseline_tps
+    return decode_of(figures) - baseline_tps
 
 
-def _rank_key(figures: OptionFigures, goal: Goal, baseline_tps: float) -> tuple:
+def rank_key(figures: OptionFigures, goal: Goal, baseline_tps: float) -> tuple:
+    """Return the sort key that ``rank_options`` orders by: smaller ranks first."""
     cost = figures.net_cost.expected if figures.net_cost is not None else math.inf
     eligible = 0 if figures.within_budget is not False and figures.net_cost is not None else 1
     if goal == "largest":
-        return (eligible, -_largest_params(figures), cost, -_decode_of(figures))
+        return (eligible, -_largest_params(figures), cost, -decode_of(figures))
     if goal == "fastest":
-        return (eligible, 0 if figures.target_fits else 1, -_decode_of(figures), cost)
+        return (eligible, 0 if figures.target_fits else 1, -decode_of(figures), cost)
     gain = _gain(figures, baseline_tps)
     if figures.target_fits and gain > 0 and figures.net_cost is not None:
         return (eligible, 0, max(cost, 0.0) / gain, -gain)
-    return (eligible, 1, cost, -_decode_of(figures))
+    return (eligible, 1, cost, -decode_of(figures))
 
 
 def _reason(figures: OptionFigures, goal: Goal, baseline_tps: float, model: ModelSpec) -> str:
@@ -508,7 +477,7 @@ def _reason(figures: OptionFigures, goal: Goal, baseline_tps: float, model: Mode
         return f"fits {top.name} ({top.params_total / 1e9:.0f}B) on its GPUs for {spent} net"
     if not figures.target_fits:
         return f"{model.name} does not fit on its GPUs"
-    tps = _decode_of(figures)
+    tps = decode_of(figures)
     if goal == "fastest":
         return f"{tps:.1f} tokens/s on {model.name} for {spent} net"
     gain = _gain(figures, baseline_tps)
@@ -527,7 +496,7 @@ def rank_options(
     that fits on the GPUs, "fastest" by decode speed on the target model, and "value" by net
     cost per token/s gained over ``baseline_tps`` (the current rig's speed).
     """
-    ordered = sorted(options, key=lambda f: _rank_key(f, goal, baseline_tps))
+    ordered = sorted(options, key=lambda f: rank_key(f, goal, baseline_tps))
     return tuple(
         replace(f, rank=i + 1, rank_reason=_reason(f, goal, baseline_tps, model)) for i, f in enumerate(ordered)
     )
@@ -569,7 +538,7 @@ def plan_upgrades(
     cache: dict = {}
     figures = [evaluate_option(rig, o, settings, cache) for o in options]
     keep = next(f for f in figures if f.option.kind == "keep")
-    baseline = _decode_of(keep) if keep.target_fits else 0.0
+    baseline = decode_of(keep) if keep.target_fits else 0.0
     notes = []
     if not chosen:
         notes.append(f"No card has a {settings.prices.currency} purchase price for the catalog to offer.")
@@ -592,287 +561,3 @@ def mixed_rig_comparison(rig: Rig, settings: UpgradeSettings, pairs: Iterable[tu
             continue
         rows.append(evaluate_option(rig, transition_option(rig, ids, settings.gpus, nvlink), settings, cache))
     return tuple(rows)
-
-
-# --- shop --------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class ShopResult:
-    """The best affordable card sets, with search counts for the benchmark."""
-
-    options: tuple[OptionFigures, ...]
-    goal: Goal
-    currency: str
-    budget: float
-    combinations: int
-    """Card sets within budget."""
-    evaluated: int
-    """Card sets placed; the rest were skipped by a bound."""
-    notes: tuple[str, ...] = ()
-    unpriced: tuple[str, ...] = field(default=())
-
-
-@dataclass(frozen=True)
-class _CardBound:
-    """Per-card figures the shop's speed bound needs, computed once per card model."""
-
-    bytes_per_s: float
-    capacity: float
-    token_overhead_ms: float
-    layer_overhead_us: float
-    sync_latency_us: float
-    cpu_efficiency: float
-    segment: str
-
-
-def _card_bound(spec: GpuSpec, rig: Rig, workload: Workload) -> _CardBound:
-    params = _speed.calibration_for(workload.runtime.engine, spec.vendor, spec.architecture, spec.segment)
-    quantized = workload.quant.format != "float"
-    efficiency = params.bandwidth_efficiency * (params.quantized_bandwidth_factor if quantized else 1.0)
-    reserve = rig.os.reserve_per_gpu_mib * MIB + workload.runtime.per_gpu_overhead_mib * MIB
-    return _CardBound(
-        spec.bandwidth_gbs * 1e9 * efficiency,
-        max(0.0, spec.memory_bytes - reserve),
-        params.token_overhead_ms,
-        params.layer_overhead_us,
-        params.sync_latency_us,
-        params.cpu_bandwidth_efficiency,
-        spec.segment,
-    )
-
-
-def _stored_bytes_lower_bound(workload: Workload) -> float:
-    """Bytes the target's weights take at least: the predicted file size less 5%, else the bpw estimate."""
-    try:
-        from rigtui.core import fit as _fit
-
-        return 0.95 * _fit.model_file_bytes(workload.model, workload.quant, workload.ggml_types, workload.bpw)
-    except (ImportError, KeyError, ValueError, AttributeError, TypeError):
-        return weight_bytes_lower_bound(workload.model, workload.quant.bits_per_weight)
-
-
-def _decode_bound_of(cards: list[_CardBound], workload: Workload, stored: float, cpu_gbs: float, link_scale: float) -> float:
-    """Return a decode speed no placement on these cards can beat, tokens/s.
-
-    Every token reads the active weights once, each card at its calibrated bandwidth: under
-    a layer split the cards take turns, so the bound fills the fastest cards first; with a
-    split that runs cards together the summed bandwidth applies, plus at least two
-    synchronisations per layer. Weights beyond the GPUs' memory are read from CPU RAM, and
-    the speed model's fixed per-token overhead is added.
-    """
-    if not cards:
-        return 0.0
-    model = workload.model
-    active = stored * model.active_params / model.params_total
-    # The KV cache for the context sits beside each card's layers, so a byte of capacity
-    # holds less than a byte of weights.
-    kv = _speed.kv_bytes_per_token(model, workload.kv_cache) * workload.context
-    read_share = active / (stored + kv) if stored else 1.0
-    cpu_bps = cpu_gbs * 1e9 * max(max(c.cpu_efficiency for c in cards), 1e-3)
-    remaining = active
-    seconds = 0.0
-    for card in sorted(cards, key=lambda c: -c.bytes_per_s):
-        taken = min(remaining, card.capacity * read_share)
-        seconds += taken / card.bytes_per_s
-        remaining -= taken
-    seconds += remaining / cpu_bps
-    layer_us = min(c.layer_overhead_us for c in cards)
-    seconds += model.n_layers * layer_us * 1e-6
-    if len(cards) > 1 and any(s in workload.runtime.split_strategies for s in ("tensor-parallel", "tensor", "row")):
-        on_gpus = min(active, sum(c.capacity for c in cards) * read_share)
-        # Shards are even under tensor parallel and llama.cpp's tensor mode, and follow free
-        # memory under row split; the card that takes longest on its shard sets the pace.
-        shard_times = []
-        strategies = workload.runtime.split_strategies
-        if "tensor-parallel" in strategies or "tensor" in strategies:
-            shard_times.append(on_gpus / len(cards) / min(c.bytes_per_s for c in cards))
-        if "row" in strategies:
-            total_capacity = sum(c.capacity for c in cards) or 1.0
-            shard_times.append(0.98 * max(on_gpus * c.capacity / total_capacity / c.bytes_per_s for c in cards))
-        together = min(shard_times) + (active - on_gpus) / cpu_bps
-        syncs = 2 * model.n_layers * (len(cards) - 1)
-        together += syncs * min(c.sync_latency_us for c in cards) * 1e-6 * link_scale
-        together += model.n_layers / len(cards) * layer_us * 1e-6
-        seconds = min(seconds, together)
-    seconds += min(c.token_overhead_ms for c in cards) * 1e-3
-    return 1.0 / seconds if seconds > 0 else math.inf
-
-
-def _decode_upper_bound(rig: Rig, workload: Workload) -> float:
-    """Return a decode speed no placement on this rig can beat, tokens/s."""
-    if not rig.gpus:
-        return 0.0
-    cards = [_card_bound(g.spec, rig, workload) for g in rig.gpus]
-    for card, gpu in zip(cards, rig.gpus):
-        object.__setattr__(card, "capacity", max(0.0, card.capacity - gpu.used_bytes))
-    return _decode_bound_of(cards, workload, _stored_bytes_lower_bound(workload), rig.cpu_ram_bandwidth_gbs, _sync_scale(rig))
-
-
-def _sync_scale(rig: Rig) -> float:
-    """Latency scale of the slowest link from the first card, as the speed model weighs link kinds."""
-    first = rig.gpus[0]
-    scales = []
-    for index, other in enumerate(rig.gpus[1:], start=1):
-        if rig.linked(0, index):
-            kind = "nvlink"
-        elif first.spec.id == other.spec.id and first.spec.segment != "consumer":
-            kind = "p2p"
-        else:
-            kind = "host"
-        scales.append(_speed._LINK_LATENCY_SCALE[kind])
-    return max(scales)
-
-
-def _largest_upper_bound(rig: Rig, settings: UpgradeSettings) -> int:
-    capacity = usable_vram_bytes(rig)
-    bpw = settings.target.quant.bits_per_weight
-    fitting = [m.params_total for m in settings.models if weight_bytes_lower_bound(m, bpw) <= capacity]
-    return max(fitting, default=0)
-
-
-def _multisets(prices: list[tuple[str, float]], budget: float, max_count: int) -> Iterable[tuple[str, ...]]:
-    """Yield every multiset of cards, sorted by price, whose low prices sum within ``budget``."""
-    def grow(start: int, chosen: list[str], spent: float) -> Iterable[tuple[str, ...]]:
-        if chosen:
-            yield tuple(chosen)
-        if len(chosen) == max_count:
-            return
-        for i in range(start, len(prices)):
-            gpu_id, low = prices[i]
-            if spent + low > budget:
-                break
-            chosen.append(gpu_id)
-            yield from grow(i, chosen, spent + low)
-            chosen.pop()
-
-    yield from grow(0, [], 0.0)
-
-
-def shop(
-    rig: Rig,
-    settings: UpgradeSettings,
-    budget: float,
-    sell_current: bool = False,
-    top: int = 10,
-) -> ShopResult:
-    """Search every set of up to ``settings.max_cards`` cards that the budget buys, and rank the best.
-
-    With ``sell_current`` the current cards are sold and their used prices add to the budget;
-    otherwise bought cards join them and count toward ``max_cards``. The search places only
-    the card sets whose upper bound (on decode speed, or on the largest model) can still
-    beat the ``top``-th best found, and caches placements per card set.
-    """
-    book = settings.prices
-    currency = book.currency
-    evaluate_settings = replace(settings, budget=budget)
-    notes: list[str] = []
-    sell = tuple(range(len(rig.gpus))) if sell_current else ()
-    # The most the sold cards can fetch, so that the search never skips a set the budget
-    # reaches at the expected resale price.
-    credit = 0.0
-    if sell_current:
-        for g in rig.gpus:
-            quote = book.sell_quote(g.spec.id)
-            if quote is None:
-                notes.append(book.missing_message(g.spec.id, g.spec.name, "used"))
-            else:
-                credit += quote.high
-    slots_left = settings.max_cards - (0 if sell_current else len(rig.gpus))
-    vendors = settings.target.runtime.vendors
-    priced: list[tuple[str, float]] = []
-    unpriced = []
-    for gpu_id, spec in sorted(settings.gpus.items()):
-        if spec.vendor not in vendors:
-            continue
-        quote = book.buy_quote(gpu_id, settings.buy_condition)
-        if quote is None:
-            unpriced.append(gpu_id)
-            continue
-        priced.append((gpu_id, quote.low))
-    priced.sort(key=lambda p: (p[1], p[0]))
-
-    target = settings.target
-    stored = _stored_bytes_lower_bound(target)
-    kept = [] if sell_current else list(rig.gpus)
-    kept_bounds = [_card_bound(g.spec, rig, target) for g in kept]
-    card_bounds = {gpu_id: _card_bound(settings.gpus[gpu_id], rig, target) for gpu_id, _ in priced}
-    price_of = dict(priced)
-    bpw = target.quant.bits_per_weight
-    model_floors = sorted((weight_bytes_lower_bound(m, bpw), m.params_total) for m in settings.models)
-    candidates = []
-    for combo in _multisets(priced, budget + credit, max(0, slots_left)):
-        low_cost = sum(price_of[c] for c in combo) - credit
-        cards = kept_bounds + [card_bounds[c] for c in combo]
-        if settings.goal == "largest":
-            capacity = sum(c.capacity for c in cards)
-            bound: float = max((p for floor, p in model_floors if floor <= capacity), default=0)
-        elif settings.evaluate is not None:
-            if settings.decode_bound is None:
-                bound = math.inf
-            else:
-                what_if = build_rig(rig, UpgradeOption("bound", "buy", "", sell=sell, buy=combo), settings.gpus)
-                bound = settings.decode_bound(what_if, target)
-        else:
-            ids = [g.spec.id for g in kept] + list(combo)
-            identical_pro = len(set(ids)) == 1 and all(c.segment != "consumer" for c in cards)
-            scale = 0.3 if (kept and rig.nvlink_pairs) else 0.6 if identical_pro else 1.0
-            bound = _decode_bound_of(cards, target, stored, rig.cpu_ram_bandwidth_gbs, scale)
-        candidates.append((combo, bound, low_cost))
-
-    baseline = 0.0
-    cache: dict = {}
-    if rig.gpus:
-        keep = evaluate_option(rig, UpgradeOption("keep", "keep", ""), evaluate_settings, cache, with_largest=False)
-        baseline = _decode_of(keep) if keep.target_fits else 0.0
-    with_largest = settings.goal == "largest"
-
-    def optimistic(bound: float, low_cost: float) -> tuple:
-        if settings.goal == "largest":
-            return (-bound, low_cost)
-        if settings.goal == "fastest":
-            return (-bound, low_cost)
-        gain = bound - baseline
-        return (max(low_cost, 0.0) / gain if gain > 0 else math.inf, low_cost)
-
-    candidates.sort(key=lambda c: optimistic(c[1], c[2]))
-    best: list[OptionFigures] = []
-    evaluated = 0
-    for combo, bound, low_cost in candidates:
-        if len(best) >= top:
-            kth = _rank_key(best[top - 1], settings.goal, baseline)
-            if optimistic(bound, low_cost) > _optimistic_of(kth, settings.goal):
-                break
-        evaluated += 1
-        option = UpgradeOption(
-            "buy:" + "+".join(combo),
-            "buy",
-            "Buy " + " + ".join(settings.gpus[c].name for c in combo),
-            sell=sell,
-            buy=combo,
-        )
-        figures = evaluate_option(rig, option, evaluate_settings, cache, with_largest=with_largest)
-        if figures.within_budget is False:
-            continue
-        best.append(figures)
-        best.sort(key=lambda f: _rank_key(f, settings.goal, baseline))
-        del best[top:]
-    if not with_largest:
-        best = [evaluate_option(rig, f.option, evaluate_settings, cache) for f in best]
-    ranked = rank_options(best, settings.goal, settings.target.model, baseline)
-    if unpriced:
-        notes.append(f"{len(unpriced)} cards have no {currency} purchase price and were left out.")
-    return ShopResult(ranked, settings.goal, currency, budget, len(candidates), evaluated, tuple(notes), tuple(unpriced))
-
-
-def _optimistic_of(rank_key: tuple, goal: Goal) -> tuple:
-    """Map a computed rank key onto the scale of the bounds, to compare the k-th best with a bound."""
-    eligible, *rest = rank_key
-    if eligible:
-        return (math.inf, math.inf)
-    if goal == "largest":
-        return (rest[0], rest[1])
-    if goal == "fastest":
-        fits, neg_decode, cost = rest
-        return (neg_decode, cost) if fits == 0 else (0.0, math.inf)
-    tier, per, _ = rest
-    return (per, math.inf) if tier == 0 else (math.inf, math.inf)

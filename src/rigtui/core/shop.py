@@ -1,0 +1,464 @@
+"""The shop: the best sets of cards a budget buys, searched best-first under proven bounds.
+
+Placing a card set takes milliseconds, and a catalog of 40 priced cards has over 100,000
+sets of up to four cards, so the search places only the sets whose upper bound can still
+beat the ``top``-th best set placed so far. The bounds are relaxations of the speed model
+(``core.speed``) and of the memory a card offers, so they never rank below the real figure:
+a set skipped by its bound could not have entered the results.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+from collections import Counter
+from dataclasses import dataclass, replace
+from typing import Iterable
+
+from rigtui.core import memory as _memory
+from rigtui.core import placement as _placement
+from rigtui.core import speed as _speed
+from rigtui.core.fit import EXPERIMENTAL_SPLITS, STRATEGIES
+from rigtui.core.rig import MIB, Rig, Workload
+from rigtui.core.specs import GpuSpec
+from rigtui.core.upgrade import (
+    Goal,
+    OptionFigures,
+    UpgradeOption,
+    UpgradeSettings,
+    build_rig,
+    decode_of,
+    evaluate_option,
+    rank_key,
+    rank_options,
+    weight_bytes_lower_bound,
+)
+
+# Synchronisations per layer each shared split needs, as the speed model counts them: a
+# gather per weight matrix under llama.cpp row split, two all-reduces under tensor parallel.
+_SYNCS_PER_LAYER = {"row": _speed._ROW_SYNCS_PER_LAYER, "tensor": _speed._TP_ALLREDUCES_PER_LAYER,
+                    "tensor-parallel": _speed._TP_ALLREDUCES_PER_LAYER}
+# Row split divides each matrix by free memory rounded to 0.1 GiB; this slack covers the
+# rounding, so the bound's shares never favour a card less than the placement does.
+_ROW_SHARE_SLACK = 0.98
+# The speed model charges each device an average of bytes per parameter, which can fall
+# below the per-tensor sizes that memory.model_weights adds up: a little when a GPU also holds
+# the token embedding, more for MoE models whose experts and attention differ in type.
+_READ_BYTES_SLACK = {"dense": 0.99, "moe": 0.95}
+# fit tries every subset of the cards for the layer split up to this many cards.
+_MAX_SUBSET_GPUS = 6
+
+
+@dataclass(frozen=True)
+class ShopResult:
+    """The best affordable card sets, with search counts for the benchmark."""
+
+    options: tuple[OptionFigures, ...]
+    goal: Goal
+    currency: str
+    budget: float
+    combinations: int
+    """Card sets within budget."""
+    evaluated: int
+    """Card sets placed; the rest were skipped by a bound."""
+    purchasable: tuple[str, ...] = ()
+    """Cards searched: those with a purchase price in ``currency`` that the runtime drives."""
+    notes: tuple[str, ...] = ()
+    unpriced: tuple[str, ...] = ()
+    """Cards the runtime drives that have no purchase price in ``currency``."""
+
+
+@dataclass(frozen=True)
+class DecodeBound:
+    """Decode speeds no placement of the target on a card set can beat, tokens/s."""
+
+    stable: float
+    """Over every split except experimental ones (llama.cpp ``-sm tensor``)."""
+    any_split: float
+    """Over every split; ``fit`` picks an experimental split only when no stable one fits."""
+
+
+@dataclass(frozen=True)
+class _CardBound:
+    """Per-card figures the speed bound needs, computed once per card model."""
+
+    bytes_per_s: float
+    capacity: float
+    """Bytes it can hold for weights at most."""
+    ratio_weight: float
+    """Weight of the card in llama.cpp's default row-split ratios (free memory)."""
+    token_overhead_ms: float
+    layer_overhead_us: float
+    sync_latency_us: float
+
+
+@dataclass(frozen=True)
+class _TargetBound:
+    """Figures of the target workload the bound needs."""
+
+    read_bytes: float
+    """Bytes each decoded token reads at least, over all devices."""
+    output_read_bytes: float
+    """The part of ``read_bytes`` in the output head, which holds no KV cache."""
+    read_density: float
+    """Most bytes read per byte a repeating layer's weights and KV cache take on a card."""
+    compute_bytes: float
+    """Least compute buffer a card that holds layers allocates."""
+    cpu_bytes_per_s: float
+    token_overhead_ms: float
+    layer_overhead_us: float
+    """Smallest per-layer cost of the CPU, which may run layers under offload."""
+
+
+def card_bound(spec: GpuSpec, rig: Rig, workload: Workload, used_bytes: int = 0, desktop: bool = False) -> _CardBound:
+    """Return the figures of one card that the decode bound needs."""
+    params = _speed.calibration_for(workload.runtime.engine, spec.vendor, spec.architecture, spec.segment)
+    quantized = workload.quant.format != "float"
+    efficiency = params.bandwidth_efficiency * (params.quantized_bandwidth_factor if quantized else 1.0)
+    reserve = rig.os.reserve_per_gpu_mib * MIB + (rig.os.desktop_reserve_mib * MIB if desktop else 0) + used_bytes
+    free = max(0.0, spec.memory_bytes - reserve)
+    capacity = free
+    if workload.runtime.engine in ("vllm", "sglang"):
+        capacity = max(capacity, spec.memory_bytes * _placement.gpu_memory_utilization(workload))
+    capacity -= workload.runtime.per_gpu_overhead_mib * MIB
+    return _CardBound(
+        bytes_per_s=spec.bandwidth_gbs * 1e9 * efficiency,
+        capacity=max(0.0, capacity),
+        ratio_weight=free,
+        token_overhead_ms=params.token_overhead_ms,
+        layer_overhead_us=params.layer_overhead_us,
+        sync_latency_us=params.sync_latency_us,
+    )
+
+
+def target_bound(workload: Workload, cpu_ram_bandwidth_gbs: float) -> _TargetBound:
+    """Return the target's bytes read per token (a lower bound) and the CPU's speed figures."""
+    model = workload.model
+    weights = _memory.model_weights(model, workload.quant, workload.ggml_types, workload.bpw)
+    shape = _speed.model_shape(model)
+    dense = sum(layer.dense_bytes for layer in weights.layers)
+    routed = sum(layer.expert_bytes for layer in weights.layers)
+    read = dense + routed * shape.active_routed_fraction + weights.output_bytes
+    density = 0.0
+    for il, layer in enumerate(weights.layers):
+        kv = _memory.kv_layer_bytes(model, il, workload.context, workload.kv_cache, workload.ggml_types,
+                                    workload.ubatch, workload.parallel)
+        whole = (layer.dense_bytes + layer.expert_bytes * shape.active_routed_fraction) / max(layer.total_bytes + kv, 1)
+        # --n-cpu-moe leaves a layer's dense part alone on the card.
+        dense_only = layer.dense_bytes / max(layer.dense_bytes + kv, 1)
+        density = max(density, whole, dense_only)
+    compute = 0.0
+    if workload.runtime.engine in _placement.LLAMACPP_ENGINES:
+        shape_ = _memory.llamacpp_compute_shape(model, workload.context, workload.ubatch, workload.flash_attn)
+        compute = min(_memory.llamacpp_compute_bytes(shape_, holds_output, True) for holds_output in (False, True))
+    slack = _READ_BYTES_SLACK["moe" if model.is_moe else "dense"]
+    cpu = _speed.calibration_for(workload.runtime.engine, "cpu", "cpu")
+    return _TargetBound(
+        compute_bytes=float(compute),
+        read_bytes=read * slack,
+        output_read_bytes=weights.output_bytes * slack,
+        read_density=min(density, 1.0) if density > 0 else 1.0,
+        cpu_bytes_per_s=cpu_ram_bandwidth_gbs * 1e9 * cpu.cpu_bandwidth_efficiency,
+        token_overhead_ms=cpu.token_overhead_ms,
+        layer_overhead_us=cpu.layer_overhead_us,
+    )
+
+
+def _offered_splits(workload: Workload, n_cards: int) -> list[str]:
+    if n_cards <= 1:
+        return ["single"]
+    offered = set(workload.runtime.split_strategies)
+    return [s for s in STRATEGIES if s in offered]
+
+
+def decode_bound_of(cards: list[_CardBound], workload: Workload, target: _TargetBound, link_scale: float) -> DecodeBound:
+    """Return the decode speeds no placement on these cards can beat.
+
+    Each term is one of the speed model's terms at its smallest: the read time fills the
+    fastest cards first, up to what each card can hold, and the rest comes from CPU RAM;
+    the per-token and per-layer costs are the smallest any device has; link hops count as
+    free. Shared splits (row, tensor, tensor parallel) read their shards at once and pay
+    the speed model's synchronisations per layer at the fastest latency.
+    """
+    if not cards:
+        return DecodeBound(0.0, 0.0)
+    model = workload.model
+    read = target.read_bytes
+    token_s = min(min(c.token_overhead_ms for c in cards), target.token_overhead_ms) * 1e-3
+    layer_s = min(min(c.layer_overhead_us for c in cards), target.layer_overhead_us) * 1e-6
+
+    # Turn-taking splits (single, layer, pipeline parallel): device times add. The output
+    # head is read at the fastest card's speed without taking its memory, and each card
+    # holds layers at most at their densest mix of weights and KV cache.
+    fastest = max(c.bytes_per_s for c in cards)
+    seconds = target.output_read_bytes / fastest
+    remaining = read - target.output_read_bytes
+    for card in sorted(cards, key=lambda c: -c.bytes_per_s):
+        taken = min(remaining, max(0.0, card.capacity - target.compute_bytes) * target.read_density)
+        seconds += taken / card.bytes_per_s
+        remaining -= taken
+    seconds += remaining / target.cpu_bytes_per_s if remaining > 0 else 0.0
+    seconds += model.n_layers * layer_s + token_s
+    stable = 1.0 / seconds
+    best_any = stable
+
+    n = len(cards)
+    gpu_layer_s = min(c.layer_overhead_us for c in cards) * 1e-6
+    sync_s = min(c.sync_latency_us for c in cards) * 1e-6 * link_scale
+    for split in _offered_splits(workload, n):
+        if split not in _SYNCS_PER_LAYER:
+            continue
+        # Shared splits keep every weight on the GPUs; a set that cannot hold them does not fit.
+        if read > sum(c.capacity for c in cards):
+            continue
+        if split in ("tensor", "tensor-parallel") and not workload.tensor_split and read / n > min(c.capacity for c in cards):
+            # Even shards: the smallest card must hold its share of the weights.
+            continue
+        if split == "row" and not workload.tensor_split:
+            total = sum(c.ratio_weight for c in cards) or 1.0
+            shard = _ROW_SHARE_SLACK * max(read * c.ratio_weight / total / c.bytes_per_s for c in cards)
+        elif split == "tensor" and not workload.tensor_split:
+            shard = read / n / min(c.bytes_per_s for c in cards)
+        else:
+            shard = read / sum(c.bytes_per_s for c in cards)
+        syncs = _SYNCS_PER_LAYER[split] * model.n_layers * (n - 1)
+        # Every GPU holds a slice of every layer, so each launches every layer's kernels.
+        together = shard + syncs * sync_s + model.n_layers * gpu_layer_s + token_s
+        speed = 1.0 / together
+        if split not in EXPERIMENTAL_SPLITS:
+            stable = max(stable, speed)
+        best_any = max(best_any, speed)
+    return DecodeBound(stable, best_any)
+
+
+def link_scale(rig: Rig) -> float:
+    """Return the smallest latency scale the speed model may apply to the rig's synchronisations."""
+    if len(rig.gpus) < 2:
+        return 1.0
+    first = rig.gpus[0]
+    scales = []
+    for index, other in enumerate(rig.gpus[1:], start=1):
+        if rig.linked(0, index):
+            kind = "nvlink"
+        elif first.spec.id == other.spec.id and first.spec.segment != "consumer":
+            kind = "p2p"
+        else:
+            kind = "host"
+        scales.append(_speed._LINK_LATENCY_SCALE[kind])
+    return max(scales)
+
+
+def decode_upper_bound(rig: Rig, workload: Workload) -> DecodeBound:
+    """Return the decode speeds no placement of ``workload`` on ``rig`` can beat."""
+    cards = [card_bound(g.spec, rig, workload, g.used_bytes, g.desktop) for g in rig.gpus]
+    return decode_bound_of(cards, workload, target_bound(workload, rig.cpu_ram_bandwidth_gbs), link_scale(rig))
+
+
+def _multisets(prices: list[tuple[str, float]], budget: float, max_count: int) -> Iterable[tuple[str, ...]]:
+    """Yield every multiset of cards, sorted by price, whose low prices sum within ``budget``."""
+
+    def grow(start: int, chosen: list[str], spent: float) -> Iterable[tuple[str, ...]]:
+        if chosen:
+            yield tuple(chosen)
+        if len(chosen) == max_count:
+            return
+        for i in range(start, len(prices)):
+            gpu_id, low = prices[i]
+            if spent + low > budget:
+                break
+            chosen.append(gpu_id)
+            yield from grow(i, chosen, spent + low)
+            chosen.pop()
+
+    yield from grow(0, [], 0.0)
+
+
+def _layer_split_is_monotone(workload: Workload, max_cards: int) -> bool:
+    """True when adding cards can never take away a fitting layer split.
+
+    ``fit`` builds llama.cpp's layer split itself and tries every subset of up to six cards
+    in slot order; the shop's sets list bought cards in one fixed order, so a smaller set's
+    placement is one of the larger set's candidates. Ollama places layers its own way.
+    """
+    engine = workload.runtime.engine
+    offered = set(workload.runtime.split_strategies) & EXPERIMENTAL_SPLITS
+    return bool(offered) and engine in _placement.LLAMACPP_ENGINES and engine != "ollama" and workload.runtime.id != "ollama" \
+        and max_cards <= _MAX_SUBSET_GPUS and not workload.tensor_split
+
+
+def _layer_split_fits(figures: OptionFigures) -> bool:
+    """True when the layer split (or one card alone) holds the target with nothing on the CPU."""
+    result = figures.fit
+    if result is None:
+        return False
+    for candidate in (result, *result.alternatives):
+        offloaded = any(w.code in ("cpu-offload", "expert-offload") for w in candidate.warnings)
+        if candidate.split in ("layer", "single") and candidate.fits and not offloaded:
+            return True
+    return False
+
+
+def _optimistic_of(key: tuple, goal: Goal) -> tuple:
+    """Map a computed rank key onto the scale of the bounds, to compare the k-th best with a bound."""
+    eligible, *rest = key
+    if eligible:
+        return (math.inf, math.inf)
+    if goal == "largest":
+        return (rest[0], rest[1])
+    if goal == "fastest":
+        fits, neg_decode, cost = rest
+        return (neg_decode, cost) if fits == 0 else (0.0, math.inf)
+    tier, per, _ = rest
+    return (per, math.inf) if tier == 0 else (math.inf, math.inf)
+
+
+def shop(
+    rig: Rig,
+    settings: UpgradeSettings,
+    budget: float,
+    sell_current: bool = False,
+    top: int = 10,
+) -> ShopResult:
+    """Search every set of up to ``settings.max_cards`` cards that the budget buys, and rank the best.
+
+    Only cards with a purchase price in the price book's currency are searched, because only
+    they can be bought. With ``sell_current`` the current cards are sold and their used
+    prices add to the budget; otherwise bought cards join them and count toward
+    ``max_cards``. Sets are placed in order of their upper bound (on decode speed, or on the
+    largest model), and the search stops once no remaining bound can beat the ``top``-th
+    best set placed; placements are cached per card set.
+    """
+    book = settings.prices
+    currency = book.currency
+    evaluate_settings = replace(settings, budget=budget)
+    notes: list[str] = []
+    sell = tuple(range(len(rig.gpus))) if sell_current else ()
+    # The most the sold cards can fetch, so that the search never skips a set the budget
+    # reaches at the expected resale price.
+    credit = 0.0
+    if sell_current:
+        for g in rig.gpus:
+            quote = book.sell_quote(g.spec.id)
+            if quote is None:
+                notes.append(book.missing_message(g.spec.id, g.spec.name, "used"))
+            else:
+                credit += quote.high
+    slots_left = settings.max_cards - (0 if sell_current else len(rig.gpus))
+    vendors = settings.target.runtime.vendors
+    priced: list[tuple[str, float]] = []
+    unpriced = []
+    for gpu_id, spec in sorted(settings.gpus.items()):
+        if spec.vendor not in vendors:
+            continue
+        quote = book.buy_quote(gpu_id, settings.buy_condition)
+        if quote is None:
+            unpriced.append(gpu_id)
+            continue
+        priced.append((gpu_id, quote.low))
+    priced.sort(key=lambda p: (p[1], p[0]))
+
+    target = settings.target
+    kept = [] if sell_current else list(rig.gpus)
+    kept_bounds = [card_bound(g.spec, rig, target, g.used_bytes, g.desktop) for g in kept]
+    card_bounds = {gpu_id: card_bound(settings.gpus[gpu_id], rig, target) for gpu_id, _ in priced}
+    # The stand-in placements of tests have no per-tensor sizes, and need no speed bound.
+    target_figures = target_bound(target, rig.cpu_ram_bandwidth_gbs) if settings.evaluate is None else None
+    price_of = dict(priced)
+    bpw = target.quant.bits_per_weight
+    model_floors = sorted((weight_bytes_lower_bound(m, bpw), m.params_total) for m in settings.models)
+    # Bought cards join over PCIe, so only a bridge among kept cards lowers the latency scale.
+    scale = 0.3 if (kept and rig.nvlink_pairs) else None
+
+    baseline = 0.0
+    cache: dict = {}
+    if rig.gpus:
+        keep = evaluate_option(rig, UpgradeOption("keep", "keep", ""), evaluate_settings, cache, with_largest=False)
+        baseline = decode_of(keep) if keep.target_fits else 0.0
+
+    def optimistic(bound: float, low_cost: float) -> tuple:
+        if settings.goal in ("largest", "fastest"):
+            return (-bound, low_cost)
+        gain = bound - baseline
+        return (max(low_cost, 0.0) / gain if gain > 0 else math.inf, low_cost)
+
+    def scale_of(combo: tuple[str, ...]) -> float:
+        ids = [g.spec.id for g in kept] + list(combo)
+        identical_pro = len(set(ids)) == 1 and settings.gpus[ids[0]].segment != "consumer"
+        return scale if scale is not None else 0.6 if identical_pro else 1.0
+
+    heap: list[tuple[tuple, int, tuple[str, ...], float]] = []
+    sequence = itertools.count()
+    refined: set[tuple[str, ...]] = set()
+    combinations = 0
+    for combo in _multisets(priced, budget + credit, max(0, slots_left)):
+        combinations += 1
+        low_cost = sum(price_of[c] for c in combo) - credit
+        cards = kept_bounds + [card_bounds[c] for c in combo]
+        if settings.goal == "largest":
+            capacity = sum(c.capacity for c in cards)
+            bound: float = max((p for floor, p in model_floors if floor <= capacity), default=0)
+        elif settings.evaluate is not None:
+            if settings.decode_bound is None:
+                bound = math.inf
+            else:
+                what_if = build_rig(rig, UpgradeOption("bound", "buy", "", sell=sell, buy=combo), settings.gpus)
+                bound = settings.decode_bound(what_if, target)
+        else:
+            assert target_figures is not None
+            bound = decode_bound_of(cards, target, target_figures, scale_of(combo)).any_split
+        heapq.heappush(heap, (optimistic(bound, low_cost), next(sequence), combo, low_cost))
+
+    with_largest = settings.goal == "largest"
+    refine = settings.evaluate is None and settings.goal != "largest" and _layer_split_is_monotone(target, settings.max_cards)
+    layer_fits: list[Counter[str]] = []
+    """Minimal bought sets on which a stable layer split holds the target on the GPUs."""
+    best: list[OptionFigures] = []
+    evaluated = 0
+    while heap:
+        key, _, combo, low_cost = heapq.heappop(heap)
+        if len(best) >= top and key > _optimistic_of(rank_key(best[top - 1], settings.goal, baseline), settings.goal):
+            break
+        if refine and combo not in refined:
+            # A set that contains one with a fitting layer split also has one (fit tries every
+            # subset of the cards, in slot order), so fit never picks an experimental split
+            # for it and its stable bound applies.
+            counts = Counter(combo)
+            if any(not (known - counts) for known in layer_fits):
+                refined.add(combo)
+                cards = kept_bounds + [card_bounds[c] for c in combo]
+                assert target_figures is not None
+                stable = decode_bound_of(cards, target, target_figures, scale_of(combo)).stable
+                new_key = optimistic(stable, low_cost)
+                if new_key > key:
+                    heapq.heappush(heap, (new_key, next(sequence), combo, low_cost))
+                    continue
+        evaluated += 1
+        option = UpgradeOption(
+            "buy:" + "+".join(combo),
+            "buy",
+            "Buy " + " + ".join(settings.gpus[c].name for c in combo),
+            sell=sell,
+            buy=combo,
+        )
+        figures = evaluate_option(rig, option, evaluate_settings, cache, with_largest=with_largest)
+        if refine and _layer_split_fits(figures):
+            counts = Counter(combo)
+            if not any(not (known - counts) for known in layer_fits):
+                layer_fits.append(counts)
+        if figures.within_budget is False:
+            continue
+        best.append(figures)
+        best.sort(key=lambda f: rank_key(f, settings.goal, baseline))
+        del best[top:]
+    if not with_largest:
+        best = [evaluate_option(rig, f.option, evaluate_settings, cache) for f in best]
+    ranked = rank_options(best, settings.goal, settings.target.model, baseline)
+    searched = tuple(gpu_id for gpu_id, _ in priced)
+    notes.insert(0, f"Searched the {len(searched)} cards with a {currency} purchase price; only they can be bought.")
+    if unpriced:
+        notes.append(
+            f"{len(unpriced)} cards the runtime drives have no {currency} purchase price and were left out; "
+            "give one with --price NAME=AMOUNT."
+        )
+    return ShopResult(ranked, settings.goal, currency, budget, combinations, evaluated, searched, tuple(notes), tuple(unpriced))
