@@ -5,11 +5,12 @@ Usage: python bench/tui_speed.py [--runs N] [--keys N]
 1. Start to first paint: runs `rigtui` in a pseudo-terminal at 80x24 with empty user
    folders and times from spawn until the first frame (the loading screen) is on screen,
    and until the GPU table is. Without an NVIDIA driver the table shows the example rig.
-2. Resident memory: VmRSS of that process once it has painted, and again after the fit
-   matrix over the whole bundled catalog has filled.
-3. Keystroke to repaint: in the same pty, on the fit matrix of the whole bundled catalog,
-   times each filter, sort or column key from writing it until the frame that shows its
-   result arrives, while the matrix is still filling and once it has filled.
+2. Resident memory: VmRSS of that process once it has painted, and of the keystroke run's
+   process once the fit matrix over the whole bundled catalog has filled.
+3. Keystroke to repaint: in a pty, on the fit matrix of the whole bundled catalog, times
+   each filter, sort or column key from writing it until the frame that shows its result
+   arrives, while the matrix is still filling and once it has filled; then cursor keys,
+   until the first bytes of their repaint.
 """
 
 from __future__ import annotations
@@ -78,11 +79,11 @@ def _env(home: Path) -> dict[str, str]:
     return env
 
 
-def first_paint(runs: int, home: Path) -> tuple[list[float], list[float], list[float], list[float]]:
-    """Time spawn to first paint in a pty, and read RSS after the paint and after a full matrix."""
+def first_paint(runs: int, home: Path) -> tuple[list[float], list[float], list[float]]:
+    """Time spawn to first paint in a pty, and read the resident memory after the paint."""
     rigtui = shutil.which("rigtui", path=str(Path(sys.executable).parent)) or "rigtui"
     env = _env(home)
-    times, table_times, rss_start, rss_full = [], [], [], []
+    times, table_times, rss_start = [], [], []
     for run in range(runs):
         start = time.perf_counter()
         pid, fd = pty.fork()
@@ -98,10 +99,6 @@ def first_paint(runs: int, home: Path) -> tuple[list[float], list[float], list[f
         else:
             times.append(elapsed)
             rss_start.append(_rss_mib(pid))
-            if run == runs - 1:
-                os.write(fd, b"2")
-                _read_until(fd, b"\x00never", 90)  # let the whole catalog fill
-                rss_full.append(_rss_mib(pid) + _children_rss_mib(pid))
         os.write(fd, b"q")
         _read_until(fd, b"\x00never", 1)
         try:
@@ -110,7 +107,7 @@ def first_paint(runs: int, home: Path) -> tuple[list[float], list[float], list[f
             pass
         os.waitpid(pid, 0)
         os.close(fd)
-    return times, table_times, rss_start, rss_full
+    return times, table_times, rss_start
 
 
 # Keys that re-filter, re-sort or re-column the whole matrix, each with the status-line text
@@ -124,7 +121,7 @@ MATRIX_KEYS: tuple[tuple[bytes, bytes], ...] = (
 )
 
 
-def keystrokes(count: int, home: Path) -> tuple[list[float], list[float], float]:
+def keystrokes(count: int, home: Path) -> tuple[list[float], list[float], list[float], float, float]:
     """Time keys on the whole-catalog fit matrix in a pty, while it fills and once it has filled.
 
     Each key's time runs from writing it to the pty until the status line it changes shows
@@ -155,7 +152,15 @@ def keystrokes(count: int, home: Path) -> tuple[list[float], list[float], float]
     filling = run_keys(count)
     _read_until(fd, "· tok/s".encode(), 1800)
     fill_seconds = time.perf_counter() - started
+    rss_full = _rss_mib(pid) + _children_rss_mib(pid)
     filled = run_keys(count)
+    moves = []
+    for i in range(count):
+        _read_until(fd, b"\x00drain", 0.1)
+        t0 = time.perf_counter()
+        os.write(fd, b"\x1b[B" if i % 2 == 0 else b"\x1b[A")
+        if _first_output(fd, 5):
+            moves.append(time.perf_counter() - t0)
     os.write(fd, b"q")
     _read_until(fd, b"\x00never", 1)
     try:
@@ -164,7 +169,15 @@ def keystrokes(count: int, home: Path) -> tuple[list[float], list[float], float]
         pass
     os.waitpid(pid, 0)
     os.close(fd)
-    return filling, filled, fill_seconds
+    return filling, filled, moves, fill_seconds, rss_full
+
+
+def _first_output(fd: int, timeout: float) -> bool:
+    """Wait for the next bytes the app writes: the repaint after a cursor key."""
+    ready, _, _ = select.select([fd], [], [], timeout)
+    if ready:
+        os.read(fd, 65536)
+    return bool(ready)
 
 
 def _p95(values: list[float]) -> float:
@@ -178,19 +191,26 @@ def main() -> int:
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as home:
-        times, table_times, rss_start, rss_full = first_paint(args.runs, Path(home))
-        filling, filled, fill_seconds = keystrokes(args.keys, Path(home))
+        times, table_times, rss_start = first_paint(args.runs, Path(home))
+        filling, filled, moves, fill_seconds, rss_full = keystrokes(args.keys, Path(home))
     if times:
         for label, values in (("first paint", times), ("GPU table on screen", table_times)):
             print(f"{label} at 80x24: median {statistics.median(values) * 1000:.0f} ms, "
                   f"min {min(values) * 1000:.0f} ms, max {max(values) * 1000:.0f} ms over {len(values)} runs")
         print(f"resident memory after first paint: median {statistics.median(rss_start):.0f} MiB")
-    if rss_full:
-        print(f"resident memory with the whole fit matrix filled (app and any child processes): {rss_full[0]:.0f} MiB")
+    print(f"resident memory with the whole fit matrix filled (app and any child processes): {rss_full:.0f} MiB")
 
     print(f"fit matrix over the bundled catalog filled in {fill_seconds:.1f} s")
-    for label, values in (("while filling", filling), ("after filling", filled)):
-        print(f"keystroke to repaint {label}: median {statistics.median(values) * 1000:.1f} ms, "
+    phases = (
+        ("filter/sort/column key while filling", filling),
+        ("filter/sort/column key after filling", filled),
+        ("cursor key after filling", moves),
+    )
+    for label, values in phases:
+        if not values:
+            print(f"keystroke to repaint, {label}: no key got a repaint")
+            continue
+        print(f"keystroke to repaint, {label}: median {statistics.median(values) * 1000:.1f} ms, "
               f"p95 {_p95(values) * 1000:.1f} ms, max {max(values) * 1000:.1f} ms ({len(values)} keys)")
     return 0
 
