@@ -7,6 +7,7 @@ visible rows fill first. Filters, sorting and search only re-arrange cached resu
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Hashable
@@ -34,6 +35,9 @@ GGUF_LADDER = ("F16", "Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "IQ4_XS", "Q3_K_M", "I
 MAX_QUANT_COLUMNS = 10
 PENDING = "…"
 CELL_WIDTH = 6
+BATCH_SECONDS = 0.3
+"""Longest time results wait in the worker before the table shows them. Every table update
+repaints all visible cells, so results arrive in batches rather than row by row."""
 GRIDS_KEPT = 16
 """Rig and runtime variants whose cells stay in memory, so undo shows the old matrix at once."""
 """Room for a mark and a three-digit speed ("● 142")."""
@@ -261,28 +265,36 @@ class FitMatrixScreen(ExplorerScreen):
     def _fill(self, rig: Any, grid: dict[tuple[str, str, int], Any], missing: list[tuple[ModelSpec, list[Column]]]) -> None:
         worker = get_current_worker()
         core = self.rig_app.core
+        batch: list[tuple[ModelSpec, list[tuple[Column, Any]]]] = []
+        posted = time.monotonic()
         for model, columns in missing:
             if worker.is_cancelled:
                 return
-            cells = [(column, core.cell(rig, self._workload(model, column))) for column in columns]
-            self.app.call_from_thread(self._update_row, rig, grid, model, cells)
+            batch.append((model, [(column, core.cell(rig, self._workload(model, column))) for column in columns]))
+            if time.monotonic() - posted >= BATCH_SECONDS:
+                self.app.call_from_thread(self._update_rows, rig, grid, batch)
+                batch, posted = [], time.monotonic()
+        if batch:
+            self.app.call_from_thread(self._update_rows, rig, grid, batch)
 
-    def _update_row(self, rig: Any, grid: dict[tuple[str, str, int], Any], model: ModelSpec,
-                    cells: list[tuple[Column, Any]]) -> None:
-        for column, result in cells:
-            grid[(model.id, column.quant, column.context)] = result
+    def _update_rows(self, rig: Any, grid: dict[tuple[str, str, int], Any],
+                     batch: list[tuple[ModelSpec, list[tuple[Column, Any]]]]) -> None:
+        for model, cells in batch:
+            for column, result in cells:
+                grid[(model.id, column.quant, column.context)] = result
         if rig is not self.rig_app.state.rig or grid is not self.grid:
             return
         table = self.query_one(MatrixTable)
-        if model.id not in table.rows:
-            return
-        for column, result in cells:
-            if column.key not in table.columns:
+        for model, cells in batch:
+            if model.id not in table.rows:
                 continue
-            previous = table.get_cell(model.id, column.key)
-            if previous.plain == PENDING and result is not None:
-                self.pending = max(0, self.pending - 1)
-            table.update_cell(model.id, column.key, self._cell(model, column, result))
+            for column, result in cells:
+                if column.key not in table.columns:
+                    continue
+                previous = table.get_cell(model.id, column.key)
+                if previous.plain == PENDING and result is not None:
+                    self.pending = max(0, self.pending - 1)
+                table.update_cell(model.id, column.key, self._cell(model, column, result))
         self._draw_progress()
 
     # --- actions -----------------------------------------------------------------------------
