@@ -170,7 +170,7 @@ def comparison_settings(catalog, settings) -> Any:
 
 
 def money_json(figures) -> dict[str, Any] | None:
-    """The net_cost object: range, currency, the oldest price date used, and staleness."""
+    """Build the net_cost object: range, currency, the oldest price date used, and staleness."""
     cost = figures.net_cost
     if cost is None:
         return None
@@ -186,7 +186,7 @@ def money_json(figures) -> dict[str, Any] | None:
 
 
 def option_to_json(figures) -> dict[str, Any]:
-    """The JSON shape of one option that `rigtui upgrade --json` and `rigtui shop --json` print."""
+    """Build the JSON object of one option that `rigtui upgrade --json` and `rigtui shop --json` print."""
     largest = figures.largest_models[0] if figures.largest_models else None
     power = figures.power
     warnings = []

@@ -175,10 +175,9 @@ def _offered_splits(workload: Workload, n_cards: int) -> list[str]:
 def decode_bound_of(cards: list[_CardBound], workload: Workload, target: _TargetBound, link_scale: float) -> DecodeBound:
     """Return the decode speeds no placement on these cards can beat.
 
-    Each term is one of the speed model's terms at its smallest: the read time fills the
-    fastest cards first, up to what each card can hold, and the rest comes from CPU RAM;
-    the per-token and per-layer costs are the smallest any device has; link hops count as
-    free. Shared splits (row, tensor, tensor parallel) read their shards at once and pay
+    Each term is one of the speed model's terms at its smallest. The read time fills the
+    fastest cards first, up to what each card can hold, and the rest comes from CPU RAM.
+    The per-token and per-layer costs are the smallest any device has, and link hops are free. Shared splits (row, tensor, tensor parallel) read their shards at once and pay
     the speed model's synchronisations per layer at the fastest latency.
     """
     if not cards:
@@ -385,7 +384,9 @@ def shop(
     def scale_of(combo: tuple[str, ...]) -> float:
         ids = [g.spec.id for g in kept] + list(combo)
         identical_pro = len(set(ids)) == 1 and settings.gpus[ids[0]].segment != "consumer"
-        return scale if scale is not None else 0.6 if identical_pro else 1.0
+        if scale is not None:
+            return scale
+        return 0.6 if identical_pro else 1.0
 
     heap: list[tuple[tuple, int, tuple[str, ...], float]] = []
     sequence = itertools.count()

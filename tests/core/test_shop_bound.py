@@ -1,0 +1,71 @@
+"""The shop's bounds against the real placement and speed model, on bundled catalog cards."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from rigtui.core.fit import EXPERIMENTAL_SPLITS, fit
+from rigtui.core.money import PriceBook
+from rigtui.core.rig import Rig
+from rigtui.core.shop import decode_upper_bound, shop
+from rigtui.core.upgrade import UpgradeOption, UpgradeSettings, decode_of, evaluate_option, rank_options
+from tests.core.conftest import make_rig, make_workload
+
+CARD_SETS = [
+    ("RTX 4090",), ("RTX 3090", "RTX 3090"), ("RTX 4090", "RTX 3090"), ("RTX 3060 12GB", "RTX 3060 12GB", "RTX 3060 12GB"),
+    ("RTX 5090", "RTX 3060 12GB"), ("Tesla P40", "Tesla P40"), ("RTX A6000",), ("RTX 4090", "RTX 3090", "RTX 3060 12GB"),
+]
+TARGETS = [("llama-3.3-70b", "Q4_K_M", "llama.cpp"), ("qwen2.5-32b", "Q4_K_M", "llama.cpp"),
+           ("qwen3-30b-a3b", "Q4_K_M", "llama.cpp"), ("llama-3.1-8b", "Q8_0", "llama.cpp"),
+           ("llama-3.3-70b", "Q4_K_M", "ollama"), ("qwen2.5-32b", "awq-4bit", "vllm")]
+
+
+@pytest.mark.parametrize("target", TARGETS, ids=lambda t: "-".join(t))
+def test_decode_bound_is_above_real_speed(catalog, target) -> None:
+    model, quant, runtime = target
+    for cards in CARD_SETS:
+        rig = make_rig(catalog, *cards)
+        workload = make_workload(catalog, model, quant, runtime)
+        try:
+            result = fit(rig, workload, with_max_context=False)
+        except ValueError:
+            continue
+        bound = decode_upper_bound(rig, workload)
+        assert bound.stable <= bound.any_split
+        for placed in (result, *result.alternatives):
+            if not placed.fits or placed.decode is None:
+                continue
+            limit = bound.any_split if placed.split in EXPERIMENTAL_SPLITS else bound.stable
+            assert placed.decode.expected <= limit * (1 + 1e-9), (cards, placed.split)
+
+
+SMALL_CATALOG = ("rtx-3060-12gb", "rtx-3090", "rtx-4090", "tesla-p40")
+
+
+def _settings(catalog, goal: str) -> UpgradeSettings:
+    target = make_workload(catalog, "llama-3.3-70b")
+    gpus = {g: catalog.gpus[g] for g in SMALL_CATALOG}
+    models = tuple(catalog.models[m] for m in ("llama-3.1-8b", "qwen2.5-32b", "llama-3.3-70b", "qwen2.5-72b"))
+    return UpgradeSettings(target=target, gpus=gpus, prices=PriceBook(catalog.prices, "USD"), models=models,
+                           goal=goal, max_cards=3)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("goal", ["fastest", "value"])
+def test_shop_matches_exhaustive_search_with_real_fit(catalog, goal) -> None:
+    settings = _settings(catalog, goal)
+    empty = Rig(gpus=(), os=catalog.os("ubuntu-24.04"))
+    budget = 2500.0
+    result = shop(empty, settings, budget, top=4)
+    priced = [g for g in SMALL_CATALOG if settings.prices.buy_quote(g) is not None]
+    found = []
+    for k in (1, 2, 3):
+        for combo in itertools.combinations_with_replacement(sorted(priced, key=lambda g: (settings.prices.buy_quote(g).low, g)), k):
+            figures = evaluate_option(empty, UpgradeOption("x", "buy", "", buy=combo), UpgradeSettings(**{**settings.__dict__, "budget": budget}))
+            if figures.within_budget:
+                found.append(figures)
+    expected = rank_options(found, goal, settings.target.model)[:4]
+    assert [decode_of(f) for f in result.options] == pytest.approx([decode_of(f) for f in expected])
+    assert [f.net_cost.expected for f in result.options] == pytest.approx([f.net_cost.expected for f in expected])
+    assert result.evaluated <= result.combinations
