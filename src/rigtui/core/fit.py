@@ -257,9 +257,10 @@ def _contiguous_counts(rig: Rig, workload: Workload, subset: tuple[int, ...], n_
     weights = memory.model_weights(model, workload.quant, workload.ggml_types, workload.bpw)
     shape = memory.llamacpp_compute_shape(model, workload.context, workload.ubatch, workload.flash_attn)
     overhead = workload.runtime.per_gpu_overhead_mib * (1 << 20)
+    kv_sizes = memory.layer_kv_bytes(model, workload.context, workload.kv_cache, workload.ggml_types, workload.ubatch, workload.parallel)
     costs = []
     for il, layer in enumerate(weights.layers):
-        kv = memory.kv_layer_bytes(model, il, workload.context, workload.kv_cache, workload.ggml_types, workload.ubatch, workload.parallel)
+        kv = kv_sizes[il]
         body = layer.dense_bytes if il < n_cpu_moe else layer.total_bytes
         costs.append(body + kv)
     counts = []

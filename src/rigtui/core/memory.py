@@ -311,17 +311,28 @@ def model_weights(
     model: ModelSpec, quant: QuantSpec, ggml_types: dict[str, GgmlType], bpw: float | None = None
 ) -> ModelWeights:
     """Size every tensor of a model at a quantization and group the bytes by layer."""
+    # Placement asks for the same objects thousands of times per fit, and serialising them
+    # for the content-keyed cache below costs more than the lookup, so the same objects are
+    # looked up by identity first. The entry keeps the objects alive, so their ids stay theirs.
+    recent = _RECENT_WEIGHTS.get((id(model), id(quant), id(ggml_types), bpw))
+    if recent is not None and recent[0] is model and recent[1] is quant and recent[2] == ggml_types:
+        return recent[3]
     key = (model.model_dump_json(), quant.model_dump_json(), _ggml_key(ggml_types), bpw)
     cached = _WEIGHTS_CACHE.get(key)
     if cached is None:
         if len(_WEIGHTS_CACHE) > 256:
             _WEIGHTS_CACHE.clear()
         cached = _WEIGHTS_CACHE[key] = _size_weights(model, quant, ggml_types, bpw)
+    if len(_RECENT_WEIGHTS) > 64:
+        _RECENT_WEIGHTS.clear()
+    # A copy of the type table, so that a caller who edits its dict in place misses the entry.
+    _RECENT_WEIGHTS[(id(model), id(quant), id(ggml_types), bpw)] = (model, quant, dict(ggml_types), cached)
     return cached
 
 
 # Catalog entries are frozen but hold lists, so they cannot key an lru_cache; their JSON does.
 _WEIGHTS_CACHE: dict[tuple[str, str, tuple, float | None], ModelWeights] = {}
+_RECENT_WEIGHTS: dict[tuple[int, int, int, float | None], tuple[ModelSpec, QuantSpec, dict[str, GgmlType], ModelWeights]] = {}
 
 
 def _ggml_key(table: dict[str, GgmlType]) -> tuple:
@@ -427,6 +438,36 @@ def kv_layer_bytes(
     return int(cells * (k_width + v_width) * element)
 
 
+def layer_kv_bytes(
+    model: ModelSpec,
+    context: int,
+    kv_type: str,
+    ggml_types: dict[str, GgmlType],
+    ubatch: int = 512,
+    parallel: int = 1,
+    padded: bool = True,
+) -> tuple[int, ...]:
+    """Bytes of K and V cache of every repeating layer, each as ``kv_layer_bytes`` gives it."""
+    element = kv_element_bytes(kv_type, ggml_types)
+    key = (id(model), context, element, ubatch, parallel, padded)
+    cached = _LAYER_KV_CACHE.get(key)
+    if cached is not None and cached[0] is model:
+        return cached[1]
+    k_width, v_width = kv_row_elements(model)
+    sizes = tuple(
+        int(kv_cells(model, il, context, ubatch, parallel, padded) * (k_width + v_width) * element) for il in range(model.n_layers)
+    )
+    if len(_LAYER_KV_CACHE) > 256:
+        _LAYER_KV_CACHE.clear()
+    # The entry keeps the model alive, so no other object can take its id while it is stored.
+    _LAYER_KV_CACHE[key] = (model, sizes)
+    return sizes
+
+
+# Keyed on the model's identity: catalog models are frozen but hold lists, so are unhashable.
+_LAYER_KV_CACHE: dict[tuple[int, int, float, int, int, bool], tuple[ModelSpec, tuple[int, ...]]] = {}
+
+
 def kv_bytes_per_token(model: ModelSpec, kv_type: str, ggml_types: dict[str, GgmlType]) -> float:
     """Bytes one token adds to the cache across all layers, counting every layer as full attention."""
     k_width, v_width = kv_row_elements(model)
@@ -483,6 +524,22 @@ def llamacpp_compute_shape(model: ModelSpec, context: int, ubatch: int, flash_at
     Without flash attention the F32 scores (n_kv x tokens x heads) dominate at long context;
     with it the feed-forward temporaries or the output logits do.
     """
+    key = (id(model), context, ubatch, flash_attn, parallel)
+    cached = _COMPUTE_SHAPE_CACHE.get(key)
+    if cached is not None and cached[0] is model:
+        return cached[1]
+    shape = _compute_shape(model, context, ubatch, flash_attn, parallel)
+    if len(_COMPUTE_SHAPE_CACHE) > 256:
+        _COMPUTE_SHAPE_CACHE.clear()
+    # The entry keeps the model alive, so no other object can take its id while it is stored.
+    _COMPUTE_SHAPE_CACHE[key] = (model, shape)
+    return shape
+
+
+_COMPUTE_SHAPE_CACHE: dict[tuple[int, int, int, bool, int], tuple[ModelSpec, ComputeShape]] = {}
+
+
+def _compute_shape(model: ModelSpec, context: int, ubatch: int, flash_attn: bool, parallel: int) -> ComputeShape:
     n_ctx = padded_context(context)
     tokens = min(n_ctx, ubatch)
     activations = tokens * model.hidden_size * _F32

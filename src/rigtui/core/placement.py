@@ -8,6 +8,7 @@ of :mod:`rigtui.core.fit`.
 from __future__ import annotations
 
 import bisect
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -139,6 +140,12 @@ def llamacpp_layer_devices(n_layer: int, n_gpu_layers: int, ratios: list[float])
     device whose split point exceeds (il - first_gpu_layer) / gpu_layers. The output layer is
     on a GPU only when ngl exceeds the repeating layers. Returns slot indexes, None for the CPU.
     """
+    return list(_layer_devices(n_layer, n_gpu_layers, tuple(ratios)))
+
+
+# fit rebuilds the same layer split many times while it balances the cards.
+@functools.lru_cache(maxsize=4096)
+def _layer_devices(n_layer: int, n_gpu_layers: int, ratios: tuple[float, ...]) -> tuple[int | None, ...]:
     total = sum(ratios)
     if total <= 0:
         raise ValueError("tensor split ratios must not all be zero")
@@ -156,7 +163,7 @@ def llamacpp_layer_devices(n_layer: int, n_gpu_layers: int, ratios: list[float])
             continue
         slot = bisect.bisect_right(splits, (il - first_gpu) / act)
         placed.append(min(slot, len(ratios) - 1))
-    return placed
+    return tuple(placed)
 
 
 def ratios_for_counts(counts: list[int]) -> list[float]:
@@ -199,8 +206,9 @@ def build_layer_split(rig: Rig, workload: Workload, plan: LayerPlan, ratios: lis
 
     per_slot = {s: dict(weights=0, kv=0, layers=0, first=None, output=False) for s in range(len(plan.gpu_indexes))}
     cpu = dict(weights=weights.token_embd_bytes, kv=0, layers=0, experts=0, output=False)
+    kv_sizes = memory.layer_kv_bytes(model, workload.context, workload.kv_cache, workload.ggml_types, workload.ubatch, workload.parallel)
     for il, layer in enumerate(weights.layers):
-        kv = memory.kv_layer_bytes(model, il, workload.context, workload.kv_cache, workload.ggml_types, workload.ubatch, workload.parallel)
+        kv = kv_sizes[il]
         slot = slots[il]
         if slot is None:
             cpu["weights"] += layer.total_bytes
@@ -310,10 +318,7 @@ def build_row_or_tensor_split(rig: Rig, workload: Workload, gpu_indexes: tuple[i
     model = workload.model
     weights = memory.model_weights(model, workload.quant, workload.ggml_types, workload.bpw)
     shape = memory.llamacpp_compute_shape(model, workload.context, workload.ubatch, workload.flash_attn)
-    kv_total = sum(
-        memory.kv_layer_bytes(model, il, workload.context, workload.kv_cache, workload.ggml_types, workload.ubatch, workload.parallel)
-        for il in range(model.n_layers)
-    )
+    kv_total = sum(memory.layer_kv_bytes(model, workload.context, workload.kv_cache, workload.ggml_types, workload.ubatch, workload.parallel))
     total_ratio = sum(ratios)
     shares = [r / total_ratio for r in ratios]
     splittable = weights.layer_bytes + weights.output_bytes
@@ -388,10 +393,8 @@ def build_ollama(rig: Rig, workload: Workload, gpu_order: list[int]) -> Placemen
     graph = workload.compute_graph_bytes or memory.llamacpp_compute_bytes(shape, True, True)
     projector = (workload.projector_bytes or 0) + (workload.projector_graph_bytes or 0)
     minimum = workload.runtime.per_gpu_overhead_mib * MIB
-    layer_sizes = [
-        l.total_bytes + memory.kv_layer_bytes(model, i, workload.context, workload.kv_cache, workload.ggml_types, workload.ubatch, workload.parallel)
-        for i, l in enumerate(weights.layers)
-    ]
+    kv_sizes = memory.layer_kv_bytes(model, workload.context, workload.kv_cache, workload.ggml_types, workload.ubatch, workload.parallel)
+    layer_sizes = [l.total_bytes + kv for l, kv in zip(weights.layers, kv_sizes)]
     buffer_layer = layer_sizes[0] if layer_sizes else 0
     fixed = minimum + graph + projector + buffer_layer
     free = {i: gpu_free_bytes(rig, i) for i in gpu_order}
