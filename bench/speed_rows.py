@@ -22,7 +22,7 @@ from rigtui.core import fit
 from rigtui.core.catalog import Catalog
 from rigtui.core.results import FitResult
 from rigtui.core.rig import Rig, RigGpu, Workload
-from rigtui.core.speed import SpeedEstimate, estimate_speed
+from rigtui.core.speed import SpeedEstimate, estimate_speed, spread_group
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCHMARKS = ROOT / "tests" / "data" / "speed_benchmarks.csv"
@@ -51,6 +51,14 @@ class Case:
     @property
     def multi(self) -> bool:
         return len(self.rig.gpus) > 1 or any(d.kind == "cpu" and (d.layers or d.expert_layers) for d in self.result.devices)
+
+    @property
+    def spread_group(self) -> str:
+        """Group whose cross-validated spread sets this row's range, as in ``speed.spread_group``."""
+        devices = self.result.devices
+        cpu_computes = any(d.kind == "cpu" and (d.layers or d.expert_layers) for d in devices)
+        gpus = sum(1 for d in devices if d.kind == "gpu" and (d.layers or d.expert_layers or d.holds_output or d.weights_bytes))
+        return spread_group(gpus, cpu_computes, self.result.split)
 
     @property
     def measured_decode(self) -> float | None:

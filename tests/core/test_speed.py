@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -31,7 +32,16 @@ from speed_fixtures import (  # noqa: E402
     workload,
 )
 
-from rigtui.core.speed import estimate_speed, model_shape  # noqa: E402
+from rigtui.core.speed import (  # noqa: E402
+    calibration_for,
+    calibration_keys,
+    estimate_speed,
+    experts_touched_fraction,
+    memory_family,
+    model_shape,
+    spread_group,
+)
+from rigtui.core.speed_calibration import CALIBRATION, SPREAD  # noqa: E402
 
 
 def decode(the_rig, the_workload, result) -> float:
@@ -209,3 +219,96 @@ def test_fewer_active_params_never_slower(active):
 
 def test_llama_cpp_fixture_engine():
     assert LLAMA_CPP.engine == "llama.cpp"
+
+
+def test_experts_touched_fraction_bounds():
+    # One token uses exactly its k of E experts; a batch can only touch more of them.
+    assert experts_touched_fraction(4 / 32, 1) == 4 / 32
+    assert experts_touched_fraction(4 / 32, 8) > 4 / 32
+    assert experts_touched_fraction(4 / 32, 512) > 0.999
+    assert experts_touched_fraction(1.0, 3) == 1.0
+
+
+def test_moe_prefill_reads_touched_experts():
+    # A 64-token micro-batch routed 8 of 128 experts per token touches 1 - (120/128)^64, about
+    # 98 %, of the experts. Reading that share of the weights at the 4090's full peak
+    # bandwidth bounds prefill from above, whatever the fitted efficiencies. The extra 0.9
+    # leaves room for how the model splits bytes between dense and expert weights.
+    the_rig = rig(RTX_4090)
+    result = placement(the_rig, QWEN3_30B_A3B, Q4_K_M, "single")
+    w = workload(QWEN3_30B_A3B, prompt=64, ubatch=64, batch=64)
+    weights_bytes = result.devices[0].weights_bytes
+    floor_s = 0.98 * 0.9 * weights_bytes / (RTX_4090.bandwidth_gbs * 1e9)
+    assert prefill(the_rig, w, result) < 64 / floor_s
+
+
+def link_ms(specs, split, runtime=LLAMA_CPP, quant=Q4_K_M):
+    the_rig = rig(*specs)
+    w = replace(workload(LLAMA3_70B, quant, runtime=runtime), split=split)
+    return estimate_speed(the_rig, w, placement(the_rig, LLAMA3_70B, quant, split)).link_decode_ms
+
+
+def test_tensor_parallel_sync_grows_with_ring_steps():
+    # A ring all-reduce takes 2 (n - 1) latency-bound steps and moves 2 (n - 1) / n of the
+    # bytes. From 2 to 8 GPUs the decode sync time therefore grows by a factor between 1.75
+    # (bytes) and 7 (steps), and near 7 because a 16 KB activation is latency-bound.
+    a100 = gpu("a100", 1935.0, 312.0, segment="datacenter", memory_mib=81920)
+    two = link_ms([a100] * 2, "tensor-parallel", runtime=VLLM, quant=F16)
+    eight = link_ms([a100] * 8, "tensor-parallel", runtime=VLLM, quant=F16)
+    assert two > 0
+    assert 5.0 < eight / two <= 7.0
+
+
+def test_row_split_sync_is_affine():
+    # llama.cpp row split: one input broadcast per split matmul plus one gather step per other
+    # GPU, so the time is affine in the GPU count and two GPUs cost more than one step.
+    a100 = gpu("a100", 1935.0, 312.0, segment="datacenter", memory_mib=81920)
+    two, three, four = (link_ms([a100] * n, "row") for n in (2, 3, 4))
+    step = three - two
+    assert step > 0
+    assert abs((four - three) - step) < 0.05 * step
+    assert two > 1.05 * step
+
+
+def test_memory_family_extends_calibration_keys():
+    hbm = gpu("hbm-card", 1935.0, 312.0, segment="datacenter").model_copy(update={"memory_type": "HBM2e"})
+    gddr = RTX_3090.model_copy(update={"memory_type": "GDDR6X"})
+    assert memory_family(hbm) == "hbm"
+    assert memory_family(gddr) == "gddr"
+    assert memory_family(RTX_3090) == ""
+    keys = calibration_keys("llama.cpp", "nvidia", "Ampere", "datacenter", "hbm")
+    assert keys[-1] == "llama.cpp/nvidia/Ampere/datacenter/hbm"
+    assert calibration_keys("llama.cpp", "nvidia", "Ampere", "datacenter")[-1] == "llama.cpp/nvidia/Ampere/datacenter"
+
+
+def test_unfitted_architecture_gets_typical_vendor_values():
+    # An architecture with no fitted rows (a new generation) uses the engine/vendor entry,
+    # which is fitted on all of that vendor's rows, so it lies within the fitted
+    # architectures' own values rather than at an extreme.
+    fallback = calibration_for("llama.cpp", "nvidia", "Unreleased", "consumer", "gddr")
+    fitted = [
+        calibration_for("llama.cpp", "nvidia", key.split("/")[2])
+        for key in CALIBRATION
+        if key.startswith("llama.cpp/nvidia/") and key.count("/") == 2
+    ]
+    assert len(fitted) >= 2
+    for field in ("bandwidth_efficiency", "compute_efficiency"):
+        values = [getattr(params, field) for params in fitted]
+        assert min(values) <= getattr(fallback, field) <= max(values)
+
+
+def test_spread_groups():
+    assert spread_group(1, False, "single") == "single"
+    assert spread_group(1, True, "single") == "multi"
+    assert spread_group(2, False, "layer") == "multi"
+    assert spread_group(2, False, "row") == "shared"
+    assert spread_group(4, False, "tensor-parallel") == "shared"
+
+
+def test_tensor_parallel_range_uses_shared_spread():
+    the_rig = rig(RTX_3090, RTX_3090)
+    w = replace(workload(LLAMA3_8B, F16, runtime=VLLM), split="tensor-parallel")
+    estimate = estimate_speed(the_rig, w, placement(the_rig, LLAMA3_8B, F16, "tensor-parallel"))
+    low, high = SPREAD["decode"]["shared"]
+    assert math.isclose(estimate.decode.low, estimate.decode.expected * math.exp(low))
+    assert math.isclose(estimate.decode.high, estimate.decode.expected * math.exp(high))

@@ -21,7 +21,7 @@ from functools import lru_cache
 from rigtui.core.results import DeviceUsage, FitResult, SpeedRange
 from rigtui.core.rig import Rig, RigGpu, Workload
 from rigtui.core.speed_calibration import CALIBRATION, SPREAD
-from rigtui.core.specs import ModelSpec
+from rigtui.core.specs import GpuSpec, ModelSpec
 
 # Runtimes built on another engine's kernels share its calibration.
 _ENGINE_ALIASES = {
@@ -39,11 +39,16 @@ _ENGINE_ALIASES = {
 
 _SHARED_SPLITS = ("row", "tensor", "tensor-parallel")
 # Weight matrices split across GPUs per layer under llama.cpp row split (q, k, v, output,
-# gate, up, down); each one gathers its partial results on the main GPU.
+# gate, up, down). For each one the main GPU copies the input to every other GPU, each GPU
+# multiplies its rows, and the main GPU gathers the partial results.
 _ROW_SYNCS_PER_LAYER = 7
-# Megatron-style tensor parallelism reduces activations twice per layer (after attention and
-# after the feed-forward block).
+# Megatron-style tensor parallelism (vLLM, SGLang, MLC) all-reduces the activations twice per
+# layer, after attention and after the feed-forward block.
 _TP_ALLREDUCES_PER_LAYER = 2
+# Bytes per activation element passed between GPUs: llama.cpp keeps intermediate tensors in
+# 32-bit floats, the tensor-parallel runtimes run in 16-bit.
+_ROW_ACTIVATION_BYTES = 4.0
+_TP_ACTIVATION_BYTES = 2.0
 # NOTE: an assumed CPU matrix throughput for CPU-only prefill (a desktop CPU with AVX2/AVX-512);
 # the rig carries no CPU compute figure, and no calibration row is CPU-only.
 _CPU_TFLOPS = 1.0
@@ -87,23 +92,48 @@ class _Params:
     layer_overhead_us: float
     hop_latency_us: float
     sync_latency_us: float
+    """Latency of one GPU-to-GPU step: one peer's copy in a row-split gather, one ring all-reduce step."""
+    row_broadcast_latency_us: float
+    """Latency of sending a row-split matmul's input to the other GPUs, paid once because the copies run at the same time."""
     cpu_bandwidth_efficiency: float
 
 
-def calibration_keys(engine: str, vendor: str, architecture: str, segment: str = "") -> tuple[str, ...]:
-    """Keys of the calibration entries that apply to a device, from general to specific."""
+def memory_family(spec: GpuSpec) -> str:
+    """Memory technology of a GPU as a calibration key part: "hbm", "gddr", "lpddr" or ""."""
+    memory = (spec.memory_type or "").lower()
+    for family in ("hbm", "gddr", "lpddr"):
+        if memory.startswith(family):
+            return family
+    return ""
+
+
+def calibration_keys(engine: str, vendor: str, architecture: str, segment: str = "", memory: str = "") -> tuple[str, ...]:
+    """Keys of the calibration entries that apply to a device, from general to specific.
+
+    The last level is the memory family, because one architecture and segment can mix HBM
+    and GDDR cards (A100 and A40 are both datacenter Ampere), and a runtime's decode kernels
+    reach a different share of the peak bandwidth on each.
+    """
     engine = _ENGINE_ALIASES.get(engine.lower(), engine.lower())
     keys = ("*", engine, f"{engine}/{vendor}", f"{engine}/{vendor}/{architecture}")
-    return keys + (f"{engine}/{vendor}/{architecture}/{segment}",) if segment else keys
+    if not segment:
+        return keys
+    keys += (f"{engine}/{vendor}/{architecture}/{segment}",)
+    return keys + (f"{engine}/{vendor}/{architecture}/{segment}/{memory}",) if memory else keys
 
 
 @lru_cache(maxsize=512)
-def calibration_for(engine: str, vendor: str, architecture: str, segment: str = "") -> _Params:
+def calibration_for(engine: str, vendor: str, architecture: str, segment: str = "", memory: str = "") -> _Params:
     """Merge the calibration entries that match a device, from general to specific."""
     merged: dict[str, float] = {}
-    for key in calibration_keys(engine, vendor, architecture, segment):
+    for key in calibration_keys(engine, vendor, architecture, segment, memory):
         merged.update(CALIBRATION.get(key, {}))
     return _Params(**{name: float(merged[name]) for name in _Params.__dataclass_fields__})
+
+
+def gpu_calibration(engine: str, spec: GpuSpec) -> _Params:
+    """Calibration of one GPU model under one runtime."""
+    return calibration_for(engine, spec.vendor, spec.architecture, spec.segment, memory_family(spec))
 
 
 # --- model structure -------------------------------------------------------------------------
@@ -208,6 +238,10 @@ class _DeviceLoad:
     params: _Params
     read_bytes: float
     """Active weights read per decoded token (no KV)."""
+    routed_read_bytes: float
+    """The routed-expert part of ``read_bytes``."""
+    routed_stored_bytes: float
+    """All routed-expert weights this device holds."""
     kv_bytes: float
     """KV cache read per decoded token at the workload's depth."""
     stored_weight_bytes: float
@@ -257,9 +291,7 @@ def _device_loads(rig: Rig, workload: Workload, result: FitResult) -> list[_Devi
     first_gpu_seen = False
     for usage in sorted(devices, key=lambda d: (d.first_layer if d.first_layer is not None else 1 << 30)):
         gpu = rig.gpus[usage.index] if usage.kind == "gpu" and usage.index is not None else None
-        vendor = gpu.spec.vendor if gpu else "cpu"
-        arch = gpu.spec.architecture if gpu else "cpu"
-        params = calibration_for(engine, vendor, arch, gpu.spec.segment if gpu else "")
+        params = gpu_calibration(engine, gpu.spec) if gpu else calibration_for(engine, "cpu", "cpu")
 
         moe_layers_here = usage.layers * moe_share
         lost = min(experts_elsewhere, moe_layers_here)
@@ -269,8 +301,10 @@ def _device_loads(rig: Rig, workload: Workload, result: FitResult) -> list[_Devi
         if gpu is not None:
             first_gpu_seen = True
 
-        stored = usage.layers * shape.layer_dense + routed_layers * shape.layer_routed
-        read = usage.layers * shape.layer_dense + routed_layers * shape.layer_routed * shape.active_routed_fraction
+        routed_stored = routed_layers * shape.layer_routed
+        routed_read = routed_stored * shape.active_routed_fraction
+        stored = usage.layers * shape.layer_dense + routed_stored
+        read = usage.layers * shape.layer_dense + routed_read
         if usage.holds_output:
             stored += shape.output
             read += shape.output
@@ -279,6 +313,7 @@ def _device_loads(rig: Rig, workload: Workload, result: FitResult) -> list[_Devi
         if shared and gpu is not None:
             share = 1.0 / len(gpu_bytes) if even else usage.weights_bytes / sum(gpu_bytes)
             stored, read, held = stored * share, read * share, held * share
+            routed_stored, routed_read = routed_stored * share, routed_read * share
 
         if usage.weights_bytes and held > 0:
             bytes_per_param = usage.weights_bytes / held
@@ -294,6 +329,8 @@ def _device_loads(rig: Rig, workload: Workload, result: FitResult) -> list[_Devi
                 gpu=gpu,
                 params=params,
                 read_bytes=read * bytes_per_param,
+                routed_read_bytes=routed_read * bytes_per_param,
+                routed_stored_bytes=routed_stored * bytes_per_param,
                 kv_bytes=kv_per_token * depth,
                 stored_weight_bytes=stored * bytes_per_param,
                 active_params=read,
@@ -346,8 +383,39 @@ def _stages(loads: list[_DeviceLoad]) -> list[_DeviceLoad]:
     return [l for l in loads if l.layers or l.usage.expert_layers or l.usage.holds_output]
 
 
-def _sync_s(params: _Params, kind: str, gbs: float, size_bytes: float) -> float:
-    return params.sync_latency_us * 1e-6 * _LINK_LATENCY_SCALE[kind] + size_bytes / (gbs * 1e9)
+def _shared_link(rig: Rig, gpus: list[_DeviceLoad]) -> tuple[str, float]:
+    """Slowest link kind and bandwidth, GB/s, between the main GPU and the others."""
+    kinds = [_link(rig, gpus[0].gpu, other.gpu) for other in gpus[1:]]
+    kind = max(kinds, key=lambda k: _LINK_LATENCY_SCALE[k[0]])[0]
+    return kind, min(k[1] for k in kinds)
+
+
+def _shared_sync_s(params: _Params, split: str, kind: str, gbs: float, n: int, n_layers: int, tokens: int, hidden: int) -> float:
+    """Time the GPUs of a row or tensor-parallel split spend communicating for ``tokens`` tokens.
+
+    llama.cpp row split: for each split matmul the main GPU copies the input to the n - 1
+    other GPUs at once. It then gathers their (n - 1) / n of the output one peer after the
+    other, so the latency is one broadcast plus one step per other GPU. Tensor parallel: each
+    of the two all-reduces per layer is a ring all-reduce of 2 (n - 1) latency-bound steps
+    that moves 2 (n - 1) / n of the activation bytes over each link. Latencies scale with the
+    link kind.
+    """
+    # NOTE: the latencies are fitted on 2 to 8 A10G and 2 to 4 A100 PCIe. On 8 A100 PCIe the
+    # public rows run vLLM about 25 % slower and llama.cpp row split 25 to 35 % faster than
+    # predicted.
+    latency = params.sync_latency_us * 1e-6 * _LINK_LATENCY_SCALE[kind]
+    bandwidth = gbs * 1e9
+    if split == "row":
+        activation = tokens * hidden * _ROW_ACTIVATION_BYTES
+        per_matmul = (
+            params.row_broadcast_latency_us * 1e-6 * _LINK_LATENCY_SCALE[kind]
+            + (n - 1) * latency
+            + (n - 1) * (1.0 + 1.0 / n) * activation / bandwidth
+        )
+        return _ROW_SYNCS_PER_LAYER * n_layers * per_matmul
+    activation = tokens * hidden * _TP_ACTIVATION_BYTES
+    per_allreduce = 2 * (n - 1) * latency + 2.0 * (n - 1) / n * activation / bandwidth
+    return _TP_ALLREDUCES_PER_LAYER * n_layers * per_allreduce
 
 
 # --- decode ----------------------------------------------------------------------------------
@@ -370,6 +438,8 @@ def _decode(rig: Rig, workload: Workload, result: FitResult, loads: list[_Device
     per_device = [_read_time_s(load, rig, quantized) for load in loads]
     lead = loads[0].params if loads else calibration_for(workload.runtime.engine, "cpu", "cpu")
     layer_costs = [l.layers * l.params.layer_overhead_us * 1e-6 for l in loads]
+    # NOTE: the per-layer cost is fitted on llama.cpp builds from 2023 and 2024. A late-2025
+    # build decodes gpt-oss-20b on an RTX PRO 6000 about 1.6x faster than this predicts.
     if result.split in _SHARED_SPLITS:
         # Every GPU launches every layer's kernels at the same time, so one GPU's cost counts.
         overhead = lead.token_overhead_ms * 1e-3 + max(layer_costs)
@@ -383,19 +453,8 @@ def _decode(rig: Rig, workload: Workload, result: FitResult, loads: list[_Device
     if split in ("row", "tensor", "tensor-parallel") and len(gpus) > 1:
         parallel = max(per_device[loads.index(l)] for l in gpus)
         serial = sum(per_device[loads.index(l)] for l in cpus)
-        kinds = [_link(rig, gpus[0].gpu, other.gpu) for other in gpus[1:]]
-        kind, gbs = max(kinds, key=lambda k: _LINK_LATENCY_SCALE[k[0]])
-        gbs = min(k[1] for k in kinds)
-        n = len(gpus)
-        # Each synchronisation waits on every other GPU (a gather on the main GPU under row
-        # split, the steps of a ring all-reduce under tensor parallel).
-        if split == "row":
-            syncs = _ROW_SYNCS_PER_LAYER * model.n_layers * (n - 1)
-            size = activation
-        else:
-            syncs = _TP_ALLREDUCES_PER_LAYER * model.n_layers * (n - 1)
-            size = 2.0 / n * model.hidden_size * 2.0
-        link = syncs * _sync_s(lead, kind, gbs, size)
+        kind, gbs = _shared_link(rig, gpus)
+        link = _shared_sync_s(lead, split, kind, gbs, len(gpus), model.n_layers, 1, model.hidden_size)
         return parallel + serial + link + overhead, link, overhead, per_device
 
     link = 0.0
@@ -420,6 +479,18 @@ def _tensor_tflops(gpu: RigGpu) -> float:
     return 10.0
 
 
+def experts_touched_fraction(active_fraction: float, tokens: int) -> float:
+    """Expected share of a layer's routed experts that a batch of ``tokens`` tokens uses.
+
+    With k of E experts per token, routed independently and uniformly, an expert is missed
+    by one token with probability 1 - k/E, so a batch touches E (1 - (1 - k/E)^B) of them.
+    Real routers are not uniform, so this is an upper estimate for small batches.
+    """
+    if active_fraction >= 1.0:
+        return 1.0
+    return 1.0 - (1.0 - active_fraction) ** max(tokens, 1)
+
+
 def _prefill(rig: Rig, workload: Workload, result: FitResult, loads: list[_DeviceLoad]) -> tuple[float, list[float]]:
     """Return (seconds for the whole prompt, per-device seconds)."""
     model = workload.model
@@ -434,6 +505,7 @@ def _prefill(rig: Rig, workload: Workload, result: FitResult, loads: list[_Devic
     # multiply-add, over the causal average context (depth + half the prompt).
     attention_per_layer = 4.0 * shape.attention_width * prompt * (depth + prompt / 2)
     first_gpu = next((l.gpu for l in loads if l.gpu is not None), None)
+    touched = experts_touched_fraction(shape.active_routed_fraction, ubatch)
 
     stage_s: list[float] = []
     for load in loads:
@@ -442,17 +514,16 @@ def _prefill(rig: Rig, workload: Workload, result: FitResult, loads: list[_Devic
             compute = _tensor_tflops(load.gpu)
             efficiency = load.params.compute_efficiency * (load.params.quantized_compute_factor if quantized else 1.0)
             seconds = flops / (compute * 1e12 * efficiency)
-            # Every micro-batch reads the device's weights once more.
-            # NOTE: read_bytes counts only the active experts, but a micro-batch of many tokens
-            # touches nearly every expert, so MoE prefill comes out too fast (about 5x for
-            # gpt-oss-20b at a 128-token prompt).
-            seconds = max(seconds, micro_batches * load.read_bytes / (load.bandwidth_bps * load.params.bandwidth_efficiency))
+            # Every micro-batch reads the device's weights once more, including every expert
+            # that at least one of its tokens is routed to.
+            # NOTE: a 128-token gpt-oss-20b prompt on an RTX PRO 6000 still measures about 3x
+            # slower than this, probably because each expert then multiplies only about 16 tokens.
+            weight_bytes = load.read_bytes - load.routed_read_bytes + load.routed_stored_bytes * touched
+            seconds = max(seconds, micro_batches * weight_bytes / (load.bandwidth_bps * load.params.bandwidth_efficiency))
         elif first_gpu is not None and ubatch >= 32:
             # llama.cpp copies CPU-held weights to the GPU for large batches and multiplies there.
             stream = micro_batches * load.stored_weight_bytes / (first_gpu.link_gbs * 1e9 * 0.8)
-            gpu_params = calibration_for(
-                workload.runtime.engine, first_gpu.spec.vendor, first_gpu.spec.architecture, first_gpu.spec.segment
-            )
+            gpu_params = gpu_calibration(workload.runtime.engine, first_gpu.spec)
             compute = _tensor_tflops(first_gpu)
             seconds = max(stream, flops / (compute * 1e12 * gpu_params.compute_efficiency))
         else:
@@ -464,12 +535,8 @@ def _prefill(rig: Rig, workload: Workload, result: FitResult, loads: list[_Devic
     gpus = [l for l in loads if l.gpu is not None]
     split = result.split
     if split in ("row", "tensor", "tensor-parallel") and len(gpus) > 1:
-        kinds = [_link(rig, gpus[0].gpu, other.gpu) for other in gpus[1:]]
-        kind = max(kinds, key=lambda k: _LINK_LATENCY_SCALE[k[0]])[0]
-        gbs = min(k[1] for k in kinds)
-        syncs = (_ROW_SYNCS_PER_LAYER if split == "row" else _TP_ALLREDUCES_PER_LAYER) * model.n_layers * (len(gpus) - 1)
-        size = ubatch * model.hidden_size * (4.0 if split == "row" else 2.0)
-        link = micro_batches * syncs * _sync_s(lead, kind, gbs, size)
+        kind, gbs = _shared_link(rig, gpus)
+        link = micro_batches * _shared_sync_s(lead, split, kind, gbs, len(gpus), model.n_layers, ubatch, model.hidden_size)
         parallel = max(stage_s[loads.index(l)] for l in gpus)
         serial = sum(s for s, l in zip(stage_s, loads) if l.gpu is None)
         return parallel + serial + link, stage_s
@@ -497,8 +564,22 @@ def _prefill(rig: Rig, workload: Workload, result: FitResult, loads: list[_Devic
 # --- public entry point ----------------------------------------------------------------------
 
 
-def _range(kind: str, tokens_per_s: float, multi: bool) -> SpeedRange:
-    low, high = SPREAD[kind]["multi" if multi else "single"]
+def spread_group(gpu_count: int, cpu_computes: bool, split: str) -> str:
+    """Error group whose cross-validated spread sets the range of a placement.
+
+    "shared" is row split or tensor parallel on several GPUs, because their synchronisation
+    cost is the least certain part of the model. "multi" is any other placement over several
+    devices (layer split, CPU-held layers or experts), and "single" is one device.
+    """
+    if gpu_count > 1 and split in _SHARED_SPLITS:
+        return "shared"
+    if gpu_count > 1 or cpu_computes:
+        return "multi"
+    return "single"
+
+
+def _range(kind: str, tokens_per_s: float, group: str) -> SpeedRange:
+    low, high = SPREAD[kind][group]
     return SpeedRange(low=tokens_per_s * math.exp(low), expected=tokens_per_s, high=tokens_per_s * math.exp(high))
 
 
@@ -519,7 +600,8 @@ def estimate_speed(rig: Rig, workload: Workload, result: FitResult) -> SpeedEsti
     # A CPU that holds only the token embedding (llama.cpp keeps it in system RAM) does not
     # make the rig multi-device, because it computes no layer.
     cpu_computes = any(l.gpu is None and (l.layers or l.usage.expert_layers) for l in loads)
-    multi = sum(1 for l in loads if l.gpu is not None) > 1 or cpu_computes
+    gpu_count = sum(1 for l in loads if l.gpu is not None)
+    group = spread_group(gpu_count, cpu_computes, result.split)
 
     if cpu_computes:
         cpu_share = sum(p for p, l in zip(decode_parts, loads) if l.gpu is None) / decode_s
@@ -537,8 +619,8 @@ def estimate_speed(rig: Rig, workload: Workload, result: FitResult) -> SpeedEsti
         for l, d, p in zip(loads, decode_parts, prefill_parts)
     )
     return SpeedEstimate(
-        decode=_range("decode", 1.0 / decode_s, multi),
-        prefill=_range("prefill", max(workload.prompt, 1) / prefill_s, multi),
+        decode=_range("decode", 1.0 / decode_s, group),
+        prefill=_range("prefill", max(workload.prompt, 1) / prefill_s, group),
         notes=tuple(notes),
         devices=devices,
         link_decode_ms=link_s * 1e3,
