@@ -258,11 +258,7 @@ def _contiguous_counts(rig: Rig, workload: Workload, subset: tuple[int, ...], n_
     shape = memory.llamacpp_compute_shape(model, workload.context, workload.ubatch, workload.flash_attn)
     overhead = workload.runtime.per_gpu_overhead_mib * (1 << 20)
     kv_sizes = memory.layer_kv_bytes(model, workload.context, workload.kv_cache, workload.ggml_types, workload.ubatch, workload.parallel)
-    costs = []
-    for il, layer in enumerate(weights.layers):
-        kv = kv_sizes[il]
-        body = layer.dense_bytes if il < n_cpu_moe else layer.total_bytes
-        costs.append(body + kv)
+    costs = _layer_costs(weights, kv_sizes, n_cpu_moe)
     counts = []
     cursor = 0
     for slot, gpu in enumerate(subset):
@@ -278,6 +274,25 @@ def _contiguous_counts(rig: Rig, workload: Workload, subset: tuple[int, ...], n_
             taken += 1
         counts.append(taken)
     return counts
+
+
+def _layer_costs(weights: memory.ModelWeights, kv_sizes: tuple[int, ...], n_cpu_moe: int) -> tuple[int, ...]:
+    """Bytes each layer takes on a GPU: weights (without experts under --n-cpu-moe) plus KV cache."""
+    key = (id(weights), id(kv_sizes), n_cpu_moe)
+    cached = _LAYER_COSTS.get(key)
+    if cached is not None and cached[0] is weights and cached[1] is kv_sizes:
+        return cached[2]
+    costs = tuple(
+        (layer.dense_bytes if il < n_cpu_moe else layer.total_bytes) + kv_sizes[il] for il, layer in enumerate(weights.layers)
+    )
+    if len(_LAYER_COSTS) > 256:
+        _LAYER_COSTS.clear()
+    # The entry keeps both inputs alive, so no other object can take their ids while it is stored.
+    _LAYER_COSTS[key] = (weights, kv_sizes, costs)
+    return costs
+
+
+_LAYER_COSTS: dict[tuple[int, int, int], tuple[memory.ModelWeights, tuple[int, ...], tuple[int, ...]]] = {}
 
 
 def _counts_of(placement: pl.Placement, subset: tuple[int, ...]) -> tuple[int, ...]:

@@ -8,6 +8,7 @@ of the tensors, never one bits-per-weight figure times the parameter count.
 
 from __future__ import annotations
 
+import functools
 import math
 import operator
 from dataclasses import dataclass
@@ -82,9 +83,19 @@ class ModelWeights:
     tensor_types: dict[str, int]
     """Bytes by GGML type (or format name), for the summary."""
 
+    @functools.cached_property
+    def layer_totals(self) -> tuple[int, ...]:
+        """Bytes of each repeating layer, experts included."""
+        return tuple(layer.total_bytes for layer in self.layers)
+
+    @functools.cached_property
+    def layer_experts(self) -> tuple[int, ...]:
+        """Bytes of each repeating layer's routed experts."""
+        return tuple(layer.expert_bytes for layer in self.layers)
+
     @property
     def layer_bytes(self) -> int:
-        return sum(layer.total_bytes for layer in self.layers)
+        return sum(self.layer_totals)
 
     @property
     def file_bytes(self) -> int:
@@ -94,7 +105,7 @@ class ModelWeights:
 
     @property
     def max_layer_bytes(self) -> int:
-        return max((layer.total_bytes for layer in self.layers), default=0)
+        return max(self.layer_totals, default=0)
 
 
 def model_tensors(model: ModelSpec) -> list[Tensor]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 import functools
+import itertools
 import math
 from dataclasses import dataclass, field
 
@@ -207,24 +208,30 @@ def build_layer_split(rig: Rig, workload: Workload, plan: LayerPlan, ratios: lis
     per_slot = {s: dict(weights=0, kv=0, layers=0, first=None, output=False) for s in range(len(plan.gpu_indexes))}
     cpu = dict(weights=weights.token_embd_bytes, kv=0, layers=0, experts=0, output=False)
     kv_sizes = memory.layer_kv_bytes(model, workload.context, workload.kv_cache, workload.ggml_types, workload.ubatch, workload.parallel)
-    for il, layer in enumerate(weights.layers):
-        kv = kv_sizes[il]
-        slot = slots[il]
+    totals = weights.layer_totals
+    experts = weights.layer_experts
+    # llama.cpp gives each device one contiguous run of layers, so fit sums runs, not layers.
+    start = 0
+    for slot, run in itertools.groupby(slots[:n_layer]):
+        end = start + sum(1 for _ in run)
+        kv = sum(kv_sizes[start:end])
+        body = sum(totals[start:end])
         if slot is None:
-            cpu["weights"] += layer.total_bytes
+            cpu["weights"] += body
             cpu["kv"] += kv
-            cpu["layers"] += 1
+            cpu["layers"] += end - start
+            start = end
             continue
         target = per_slot[slot]
-        target["layers"] += 1
-        target["first"] = il if target["first"] is None else target["first"]
+        target["layers"] += end - start
+        target["first"] = start if target["first"] is None else target["first"]
         target["kv"] += kv
-        if il < n_cpu_moe and layer.expert_bytes:
-            target["weights"] += layer.dense_bytes
-            cpu["weights"] += layer.expert_bytes
-            cpu["experts"] += 1
-        else:
-            target["weights"] += layer.total_bytes
+        # --n-cpu-moe keeps the experts of the first layers in CPU RAM.
+        moved = experts[start:min(end, n_cpu_moe)]
+        target["weights"] += body - sum(moved)
+        cpu["weights"] += sum(moved)
+        cpu["experts"] += sum(1 for size in moved if size)
+        start = end
     output_slot = slots[n_layer]
     if output_slot is None:
         cpu["weights"] += weights.output_bytes
