@@ -272,3 +272,30 @@ async def test_detail_space_selects_workload(app_factory, settle) -> None:
         assert app.state.settings.quant == quant
         await pilot.press("backspace")
         assert isinstance(app.screen, FitMatrixScreen)
+
+
+async def test_matrix_click_opens_detail(app_factory, settle) -> None:
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        table = await open_matrix(app, pilot, settle)
+        model_width = table.columns["model"].width + 2
+        await pilot.click("#matrix", offset=(model_width + 3, 2))
+        await settle(pilot)
+        assert isinstance(app.screen, FitDetailScreen)
+        assert app.screen.model_id == app.screen_stack[-2].rows[1].id
+
+
+async def test_matrix_cursor_scrolls_into_view(app_factory, settle) -> None:
+    app = app_factory()
+    async with app.run_test(size=(80, 24)) as pilot:
+        table = await open_matrix(app, pilot, settle)
+        await pilot.press("end")
+        assert table.cursor_row == table.row_count - 1
+        for _ in range(len(app.screen.columns)):
+            await pilot.press("right")
+        assert table.cursor_column == len(app.screen.columns)
+        assert table.cursor_column in table._visible_columns()
+        # Ten quantization columns do not fit in 80 columns, so the view has scrolled right.
+        assert table.first_column > 1
+        await pilot.press("home", "pageup")
+        assert table.cursor_row == 0 and table.first_row == 0

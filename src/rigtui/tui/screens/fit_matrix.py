@@ -16,7 +16,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Header, Input, Label
+from textual.widgets import Footer, Header, Input, Label
 from textual.worker import get_current_worker
 
 from rigtui.core.rig import Workload
@@ -25,6 +25,7 @@ from rigtui.tui.compute import Failed
 from rigtui.tui.screens.base import ExplorerScreen
 from rigtui.tui.screens.settings import quant_choices
 from rigtui.tui.state import rig_key
+from rigtui.tui.widgets.grid import Grid
 from rigtui.tui.widgets.format import context_label, params_label, tokens
 from rigtui.tui.widgets.verdict import FIT_MARK, FIT_STYLE, fit_class
 
@@ -65,7 +66,7 @@ class Column:
     context: int
 
 
-class MatrixTable(DataTable[Any]):
+class MatrixTable(Grid):
     """The matrix itself; enter opens the cell's detail."""
 
     BINDINGS = [
@@ -113,7 +114,7 @@ class FitMatrixScreen(ExplorerScreen):
         yield Header(icon="*")
         yield Label("", id="matrix-status", markup=False)
         yield Input(placeholder="search models: type, enter keeps, esc clears", id="matrix-search")
-        yield MatrixTable(id="matrix", cursor_type="cell", zebra_stripes=True)
+        yield MatrixTable(id="matrix")
         yield Label(LEGEND, id="matrix-legend", markup=False)
         yield Footer(compact=True)
 
@@ -330,7 +331,7 @@ class FitMatrixScreen(ExplorerScreen):
         self.notify(f"{model.name} · {quant.name} · {context_label(column.context)} is now the selected workload.",
                     timeout=3, markup=False)
 
-    @on(DataTable.CellSelected)
+    @on(Grid.CellSelected)
     def _cell_selected(self) -> None:
         self.action_open_detail()
 
