@@ -9,8 +9,8 @@ import pytest
 from rigtui.core.fit import EXPERIMENTAL_SPLITS, fit
 from rigtui.core.money import PriceBook
 from rigtui.core.rig import Rig
-from rigtui.core.shop import decode_upper_bound, shop
-from rigtui.core.upgrade import UpgradeOption, UpgradeSettings, decode_of, evaluate_option, rank_options
+from rigtui.core.shop import decode_upper_bound, finalist_count, screen_evaluate, screens, shop
+from rigtui.core.upgrade import UpgradeOption, UpgradeSettings, decode_of, evaluate_option, rank_key, rank_options
 from tests.core.conftest import make_rig, make_workload
 
 CARD_SETS = [
@@ -34,10 +34,16 @@ def test_decode_bound_is_above_real_speed(catalog, target) -> None:
             continue
         bound = decode_upper_bound(rig, workload)
         assert bound.stable <= bound.any_split
+        assert bound.turn_taking <= bound.stable
+        screened = screen_evaluate(rig, workload)
+        if screened.fits and screened.decode is not None and "layer" in workload.runtime.split_strategies:
+            assert screened.decode.expected <= bound.turn_taking * (1 + 1e-9), (cards, screened.split)
         for placed in (result, *result.alternatives):
             if not placed.fits or placed.decode is None:
                 continue
             limit = bound.any_split if placed.split in EXPERIMENTAL_SPLITS else bound.stable
+            if placed.split in ("single", "layer", "pipeline-parallel"):
+                limit = bound.turn_taking
             assert placed.decode.expected <= limit * (1 + 1e-9), (cards, placed.split)
 
 
@@ -52,20 +58,33 @@ def _settings(catalog, goal: str) -> UpgradeSettings:
                            goal=goal, max_cards=3)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("goal", ["fastest", "value"])
+@pytest.mark.parametrize("goal", ["fastest", "value", "largest"])
 def test_shop_matches_exhaustive_search_with_real_fit(catalog, goal) -> None:
+    """Rank every affordable set by the shop's two-stage rule, without its bounds.
+
+    Every set is screened with the layer split alone; the ``finalist_count`` best screened
+    sets are placed with every strategy and ranked, as the shop does.
+    """
     settings = _settings(catalog, goal)
+    assert screens(settings)
     empty = Rig(gpus=(), os=catalog.os("ubuntu-24.04"))
     budget = 2500.0
     result = shop(empty, settings, budget, top=4)
     priced = [g for g in SMALL_CATALOG if settings.prices.buy_quote(g) is not None]
-    found = []
+    full_settings = UpgradeSettings(**{**settings.__dict__, "budget": budget})
+    screen_settings = UpgradeSettings(**{**full_settings.__dict__, "evaluate": screen_evaluate})
+    screened = []
     for k in (1, 2, 3):
         for combo in itertools.combinations_with_replacement(sorted(priced, key=lambda g: (settings.prices.buy_quote(g).low, g)), k):
-            figures = evaluate_option(empty, UpgradeOption("x", "buy", "", buy=combo), UpgradeSettings(**{**settings.__dict__, "budget": budget}))
+            option = UpgradeOption("x", "buy", "", buy=combo)
+            figures = evaluate_option(empty, option, screen_settings, with_largest=goal == "largest")
             if figures.within_budget:
-                found.append(figures)
+                screened.append(figures)
+    assert len(screened) > finalist_count(4)
+    finalists = sorted(screened, key=lambda f: rank_key(f, goal, 0.0))[: finalist_count(4)]
+    found = [evaluate_option(empty, f.option, full_settings) for f in finalists]
     expected = rank_options(found, goal, settings.target.model)[:4]
     assert [decode_of(f) for f in result.options] == pytest.approx([decode_of(f) for f in expected])
     assert [f.net_cost.expected for f in result.options] == pytest.approx([f.net_cost.expected for f in expected])
+    assert [f.largest_models for f in result.options] == [f.largest_models for f in expected]
     assert result.evaluated <= result.combinations

@@ -238,16 +238,20 @@ def _gpu_fits(placement: pl.Placement) -> bool:
     return all(d.fits for d in placement.devices if d.kind == "gpu")
 
 
-def _fill(rig: Rig, workload: Workload, subset: tuple[int, ...], n_cpu_moe: int) -> pl.Placement | None:
-    """Put every layer on the subset's GPUs, fastest card fullest; None when they cannot hold it."""
+def _fill(rig: Rig, workload: Workload, subset: tuple[int, ...], n_cpu_moe: int, rebalance: bool = True) -> pl.Placement | None:
+    """Put every layer on the subset's GPUs, fastest card fullest; None when they cannot hold it.
+
+    ``rebalance=False`` skips moving layers to faster cards, which never changes whether the
+    result is None, for callers that only test that.
+    """
     n_layer = workload.model.n_layers
     counts = _contiguous_counts(rig, workload, subset, n_cpu_moe)
     if sum(counts) < n_layer:
         return None
     placement = pl.build_layer_split(rig, workload, pl.LayerPlan(subset, tuple(counts), n_cpu_moe))
     placement = _repair(rig, workload, subset, counts, n_cpu_moe, placement, allow_cpu=False)
-    if placement is None:
-        return None
+    if placement is None or not rebalance:
+        return placement
     return _rebalance_for_speed(rig, workload, subset, list(_counts_of(placement, subset)), n_cpu_moe, placement)
 
 
@@ -357,12 +361,12 @@ def _rebalance_for_speed(
 def _least_expert_offload(rig: Rig, workload: Workload, subset: tuple[int, ...]) -> pl.Placement | None:
     """Keep the experts of the fewest leading layers in CPU RAM so that the rest fits (--n-cpu-moe)."""
     n_layer = workload.model.n_layers
-    if _fill(rig, workload, subset, n_layer) is None:
+    if _fill(rig, workload, subset, n_layer, rebalance=False) is None:
         return None
     low, high = 1, n_layer
     while low < high:
         mid = (low + high) // 2
-        if _fill(rig, workload, subset, mid) is not None:
+        if _fill(rig, workload, subset, mid, rebalance=False) is not None:
             high = mid
         else:
             low = mid + 1

@@ -5,6 +5,14 @@ sets of up to four cards, so the search places only the sets whose upper bound c
 beat the ``top``-th best set placed so far. The bounds are relaxations of the speed model
 (``core.speed``) and of the memory a card offers, so they never rank below the real figure:
 a set skipped by its bound could not have entered the results.
+
+With the bundled placement (no custom ``evaluate``), the search runs in two stages. It
+screens sets with one stable split, llama.cpp's layer split (one card alone for single
+cards), under the bound of the splits whose devices take turns, which is much tighter than
+the bound over every split. The ``finalist_count(top)`` best screened sets are then placed
+with every strategy, as ``fit`` does, and ranked. A set whose layer split ranks below the
+finalists is not placed with the other strategies, so a set that only a shared split
+(row, tensor) makes fast can be missed.
 """
 
 from __future__ import annotations
@@ -19,9 +27,10 @@ from typing import Iterable
 from rigtui.core import memory as _memory
 from rigtui.core import placement as _placement
 from rigtui.core import speed as _speed
-from rigtui.core.fit import EXPERIMENTAL_SPLITS, STRATEGIES
+from rigtui.core.fit import EXPERIMENTAL_SPLITS, STRATEGIES, plan
+from rigtui.core.results import FitResult
 from rigtui.core.rig import MIB, Rig, Workload
-from rigtui.core.specs import GpuSpec
+from rigtui.core.specs import GpuSpec, ModelSpec
 from rigtui.core.upgrade import (
     Goal,
     OptionFigures,
@@ -77,6 +86,8 @@ class DecodeBound:
     """Over every split except experimental ones (llama.cpp ``-sm tensor``)."""
     any_split: float
     """Over every split; ``fit`` picks an experimental split only when no stable one fits."""
+    turn_taking: float = math.inf
+    """Over the splits whose devices take turns: one card, layer split, pipeline parallel."""
 
 
 @dataclass(frozen=True)
@@ -172,16 +183,19 @@ def _offered_splits(workload: Workload, n_cards: int) -> list[str]:
     return [s for s in STRATEGIES if s in offered]
 
 
-def decode_bound_of(cards: list[_CardBound], workload: Workload, target: _TargetBound, link_scale: float) -> DecodeBound:
+def decode_bound_of(
+    cards: list[_CardBound], workload: Workload, target: _TargetBound, link_scale: float, shared: bool = True
+) -> DecodeBound:
     """Return the decode speeds no placement on these cards can beat.
 
     Each term is one of the speed model's terms at its smallest. The read time fills the
     fastest cards first, up to what each card can hold, and the rest comes from CPU RAM.
     The per-token and per-layer costs are the smallest any device has, and link hops are free. Shared splits (row, tensor, tensor parallel) read their shards at once and pay
-    the speed model's synchronisations per layer at the fastest latency.
+    the speed model's synchronisations per layer at the fastest latency. ``shared=False``
+    skips them and returns the turn-taking bound in every field, for callers that need only it.
     """
     if not cards:
-        return DecodeBound(0.0, 0.0)
+        return DecodeBound(0.0, 0.0, 0.0)
     model = workload.model
     read = target.read_bytes
     token_s = min(min(c.token_overhead_ms for c in cards), target.token_overhead_ms) * 1e-3
@@ -200,7 +214,10 @@ def decode_bound_of(cards: list[_CardBound], workload: Workload, target: _Target
     seconds += remaining / target.cpu_bytes_per_s if remaining > 0 else 0.0
     seconds += model.n_layers * layer_s + token_s
     stable = 1.0 / seconds
+    turn_taking = stable
     best_any = stable
+    if not shared:
+        return DecodeBound(turn_taking, turn_taking, turn_taking)
 
     n = len(cards)
     gpu_layer_s = min(c.layer_overhead_us for c in cards) * 1e-6
@@ -228,7 +245,7 @@ def decode_bound_of(cards: list[_CardBound], workload: Workload, target: _Target
         if split not in EXPERIMENTAL_SPLITS:
             stable = max(stable, speed)
         best_any = max(best_any, speed)
-    return DecodeBound(stable, best_any)
+    return DecodeBound(stable, best_any, turn_taking)
 
 
 def link_scale(rig: Rig) -> float:
@@ -252,6 +269,49 @@ def decode_upper_bound(rig: Rig, workload: Workload) -> DecodeBound:
     """Return the decode speeds no placement of ``workload`` on ``rig`` can beat."""
     cards = [card_bound(g.spec, rig, workload, g.used_bytes, g.desktop) for g in rig.gpus]
     return decode_bound_of(cards, workload, target_bound(workload, rig.cpu_ram_bandwidth_gbs), link_scale(rig))
+
+
+def screen_evaluate(rig: Rig, workload: Workload) -> FitResult:
+    """Place a workload with llama.cpp's layer split only, or on the best card of a one-card rig.
+
+    This is the shop's first stage: the layer split is llama.cpp's default and stable, and
+    ``decode_bound_of``'s ``turn_taking`` bound covers it.
+    """
+    split = "single" if len(rig.gpus) <= 1 else "layer"
+    return plan(rig, workload, split, with_max_context=False)
+
+
+def _layer_split_floor(model: ModelSpec, workload: Workload) -> float:
+    """Return the bytes a layer split needs on the GPUs to hold every layer of ``model``: weights and KV cache.
+
+    The model runs at ``workload``'s quantization and cache type, and at its context capped at
+    the model's maximum, as ``largest_fitting_models`` sizes it.
+    """
+    try:
+        weights = _memory.model_weights(model, workload.quant, workload.ggml_types, workload.bpw)
+        kv = _memory.layer_kv_bytes(model, min(workload.context, model.max_context), workload.kv_cache,
+                                    workload.ggml_types, workload.ubatch, workload.parallel)
+    except (ValueError, KeyError, LookupError, ArithmeticError):
+        # A model the sizing rejects is never pruned here; placement decides about it.
+        return 0.0
+    return float(sum(weights.layer_totals) + sum(kv))
+
+
+def finalist_count(top: int) -> int:
+    """Return how many screened sets the shop places with every strategy to rank the ``top``."""
+    return max(3 * top, 20)
+
+
+def _builds_layer_split(workload: Workload) -> bool:
+    """True when ``screen_evaluate`` places with ``placement.build_layer_split``: llama.cpp engines but Ollama."""
+    runtime = workload.runtime
+    return runtime.engine in _placement.LLAMACPP_ENGINES and runtime.engine != "ollama" and runtime.id != "ollama" \
+        and not workload.tensor_split
+
+
+def screens(settings: UpgradeSettings) -> bool:
+    """True when the shop screens sets with ``screen_evaluate`` before placing them in full."""
+    return settings.evaluate is None and "layer" in settings.target.runtime.split_strategies
 
 
 def _multisets(prices: list[tuple[str, float]], budget: float, max_count: int) -> Iterable[tuple[str, ...]]:
@@ -326,11 +386,16 @@ def shop(
     prices add to the budget; otherwise bought cards join them and count toward
     ``max_cards``. Sets are placed in order of their upper bound (on decode speed, or on the
     largest model), and the search stops once no remaining bound can beat the ``top``-th
-    best set placed; placements are cached per card set.
+    best set placed; placements are cached per card set. When ``screens(settings)``, the
+    search ranks sets by their layer split and keeps ``finalist_count(top)`` of them, which
+    are then placed with every strategy and ranked (see the module docstring).
     """
     book = settings.prices
     currency = book.currency
     evaluate_settings = replace(settings, budget=budget)
+    screening = screens(settings)
+    screen_settings = replace(evaluate_settings, evaluate=screen_evaluate) if screening else evaluate_settings
+    kept_count = finalist_count(top) if screening else top
     notes: list[str] = []
     sell = tuple(range(len(rig.gpus))) if sell_current else ()
     # The most the sold cards can fetch, so that the search never skips a set the budget
@@ -366,6 +431,14 @@ def shop(
     price_of = dict(priced)
     bpw = target.quant.bits_per_weight
     model_floors = sorted((weight_bytes_lower_bound(m, bpw), m.params_total) for m in settings.models)
+    # A card's bound capacity excludes the runtime's overhead. A device's capacity in a
+    # placement is at most that capacity plus the overhead.
+    overhead = 0.0
+    if screening and settings.goal == "largest" and _builds_layer_split(target):
+        # The screen's layer split must hold every layer's weights and KV cache on the GPUs,
+        # which bounds the largest model much tighter than a share of the parameter count.
+        model_floors = sorted((_layer_split_floor(m, target), m.params_total) for m in settings.models)
+        overhead = target.runtime.per_gpu_overhead_mib * MIB
     # Bought cards join over PCIe, so only a bridge among kept cards lowers the latency scale.
     scale = 0.3 if (kept and rig.nvlink_pairs) else None
 
@@ -397,7 +470,7 @@ def shop(
         low_cost = sum(price_of[c] for c in combo) - credit
         cards = kept_bounds + [card_bounds[c] for c in combo]
         if settings.goal == "largest":
-            capacity = sum(c.capacity for c in cards)
+            capacity = sum(c.capacity + overhead for c in cards)
             bound: float = max((p for floor, p in model_floors if floor <= capacity), default=0)
         elif settings.evaluate is not None:
             if settings.decode_bound is None:
@@ -407,18 +480,22 @@ def shop(
                 bound = settings.decode_bound(what_if, target)
         else:
             assert target_figures is not None
-            bound = decode_bound_of(cards, target, target_figures, scale_of(combo)).any_split
+            bounds = decode_bound_of(cards, target, target_figures, scale_of(combo), shared=not screening)
+            bound = bounds.turn_taking if screening else bounds.any_split
         heapq.heappush(heap, (optimistic(bound, low_cost), next(sequence), combo, low_cost))
 
     with_largest = settings.goal == "largest"
-    refine = settings.evaluate is None and settings.goal != "largest" and _layer_split_is_monotone(target, settings.max_cards)
+    # Screening bounds the layer split alone, so the refinement below has nothing to tighten.
+    refine = not screening and settings.evaluate is None and settings.goal != "largest" \
+        and _layer_split_is_monotone(target, settings.max_cards)
+    screen_cache: dict = {} if screening else cache
     layer_fits: list[Counter[str]] = []
     """Minimal bought sets on which a stable layer split holds the target on the GPUs."""
     best: list[OptionFigures] = []
     evaluated = 0
     while heap:
         key, _, combo, low_cost = heapq.heappop(heap)
-        if len(best) >= top and key > _optimistic_of(rank_key(best[top - 1], settings.goal, baseline), settings.goal):
+        if len(best) >= kept_count and key > _optimistic_of(rank_key(best[kept_count - 1], settings.goal, baseline), settings.goal):
             break
         if refine and combo not in refined:
             # A set that contains one with a fitting layer split also has one (fit tries every
@@ -442,7 +519,7 @@ def shop(
             sell=sell,
             buy=combo,
         )
-        figures = evaluate_option(rig, option, evaluate_settings, cache, with_largest=with_largest)
+        figures = evaluate_option(rig, option, screen_settings, screen_cache, with_largest=with_largest)
         if refine and _layer_split_fits(figures):
             counts = Counter(combo)
             if not any(not (known - counts) for known in layer_fits):
@@ -450,6 +527,10 @@ def shop(
         if figures.within_budget is False:
             continue
         best.append(figures)
+        best.sort(key=lambda f: rank_key(f, settings.goal, baseline))
+        del best[kept_count:]
+    if screening:
+        best = [evaluate_option(rig, f.option, evaluate_settings, cache, with_largest=with_largest) for f in best]
         best.sort(key=lambda f: rank_key(f, settings.goal, baseline))
         del best[top:]
     if not with_largest:
