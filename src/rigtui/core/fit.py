@@ -19,7 +19,7 @@ from rigtui.core.rig import GIB, Rig, Workload
 from rigtui.core.specs import GgmlType, ModelSpec, QuantSpec
 from rigtui.core.speed import estimate_speed
 
-__all__ = ["fit", "plan", "max_context", "best_quant", "model_file_bytes", "STRATEGIES"]
+__all__ = ["fit", "plan", "plan_every_card", "max_context", "best_quant", "model_file_bytes", "STRATEGIES"]
 
 # Strategies fit() compares under split "auto", in the order ties are broken.
 STRATEGIES = ("layer", "row", "tensor", "tensor-parallel", "pipeline-parallel")
@@ -104,6 +104,21 @@ def plan(rig: Rig, workload: Workload, split: str, *, with_max_context: bool = T
     return replace(result, max_context=context, notes=notes)
 
 
+def plan_every_card(rig: Rig, workload: Workload) -> FitResult:
+    """Place a workload with llama.cpp's layer split over every card of a multi-card rig, without the largest context.
+
+    Unlike ``plan(rig, workload, "layer")`` it tries no subset of the cards, so it is several
+    times faster on three or four cards. Ollama places layers its own way, so a rig under
+    Ollama, one card, or a given --tensor-split gets ``plan``'s placement.
+    """
+    gpus = tuple(range(len(rig.gpus)))
+    if len(gpus) <= 1 or _is_ollama(workload) or workload.tensor_split:
+        return plan(rig, workload, "single" if len(gpus) <= 1 else "layer", with_max_context=False)
+    placement, notes = _layer_split(rig, workload, True, gpus, every_card=True)
+    result = _to_result(rig, workload, placement)
+    return replace(result, notes=result.notes + tuple(notes))
+
+
 # --- choosing a placement -------------------------------------------------------------------
 
 
@@ -146,7 +161,9 @@ def _cpu_only(rig: Rig, workload: Workload) -> pl.Placement:
     return placement
 
 
-def _layer_split(rig: Rig, workload: Workload, for_speed: bool, gpus: tuple[int, ...]) -> tuple[pl.Placement, list[str]]:
+def _layer_split(
+    rig: Rig, workload: Workload, for_speed: bool, gpus: tuple[int, ...], every_card: bool = False
+) -> tuple[pl.Placement, list[str]]:
     notes: list[str] = []
     if workload.tensor_split:
         if len(workload.tensor_split) != len(gpus):
@@ -154,7 +171,7 @@ def _layer_split(rig: Rig, workload: Workload, for_speed: bool, gpus: tuple[int,
         ngl = workload.n_gpu_layers if workload.n_gpu_layers is not None else workload.model.n_layers + 1
         placement = _build_with_ratios(rig, workload, gpus, list(workload.tensor_split), ngl)
         return placement, ["Uses the --tensor-split ratios given."]
-    candidates = _layer_candidates(rig, workload, gpus)
+    candidates = _layer_candidates(rig, workload, gpus, every_card)
     fitting = [c for c in candidates if c.fits]
     if not fitting:
         # Report the placement over every card, which is short by the least.
@@ -209,13 +226,13 @@ def _subsets(rig: Rig, gpus: tuple[int, ...]) -> list[tuple[int, ...]]:
     return [tuple(sorted(by_speed[:k])) for k in range(len(gpus), 0, -1)]
 
 
-def _layer_candidates(rig: Rig, workload: Workload, gpus: tuple[int, ...]) -> list[pl.Placement]:
+def _layer_candidates(rig: Rig, workload: Workload, gpus: tuple[int, ...], every_card: bool = False) -> list[pl.Placement]:
     model = workload.model
     offered = set(workload.runtime.split_strategies)
     allow_cpu = "cpu-offload" in offered and workload.runtime.engine in pl.LLAMACPP_ENGINES
     allow_experts = model.is_moe and "expert-offload" in offered and workload.runtime.engine in pl.LLAMACPP_ENGINES
     out: list[pl.Placement] = []
-    for subset in _subsets(rig, gpus):
+    for subset in [gpus] if every_card else _subsets(rig, gpus):
         full = _fill(rig, workload, subset, n_cpu_moe=workload.n_cpu_moe or 0)
         if full is not None:
             out.append(full)
@@ -338,6 +355,7 @@ def _rebalance_for_speed(
     if len(subset) < 2:
         return placement
     bandwidth = {i: rig.gpus[i].spec.bandwidth_gbs for i in subset}
+    start_counts = list(counts)
     for _ in range(workload.model.n_layers):
         moved = False
         for fast in sorted(subset, key=lambda i: bandwidth[i], reverse=True):
@@ -347,15 +365,16 @@ def _rebalance_for_speed(
                 trial = list(counts)
                 trial[subset.index(slow)] -= 1
                 trial[subset.index(fast)] += 1
-                candidate = pl.build_layer_split(rig, workload, pl.LayerPlan(subset, tuple(trial), n_cpu_moe))
-                if _gpu_fits(candidate):
-                    counts, placement, moved = trial, candidate, True
+                if pl.layer_split_gpus_fit(rig, workload, pl.LayerPlan(subset, tuple(trial), n_cpu_moe)):
+                    counts, moved = trial, True
                     break
             if moved:
                 break
         if not moved:
-            return placement
-    return placement
+            break
+    if counts == start_counts:
+        return placement
+    return pl.build_layer_split(rig, workload, pl.LayerPlan(subset, tuple(counts), n_cpu_moe))
 
 
 def _least_expert_offload(rig: Rig, workload: Workload, subset: tuple[int, ...]) -> pl.Placement | None:

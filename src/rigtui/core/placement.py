@@ -189,8 +189,96 @@ class LayerPlan:
         return sum(self.counts)
 
 
+@dataclass
+class _LayerSplitSums:
+    """Bytes and layers per device of a llama.cpp layer split, before devices are built."""
+
+    ngl: int
+    ratios: list[float]
+    n_cpu_moe: int
+    per_slot: dict[int, dict]
+    cpu: dict
+    offload_scratch: int
+    copies: int
+    shape: memory.ComputeShape
+
+
 def build_layer_split(rig: Rig, workload: Workload, plan: LayerPlan, ratios: list[float] | None = None) -> Placement:
     """Place weights, KV and buffers for a llama.cpp layer split (with CPU and expert offload)."""
+    sums = _layer_split_sums(workload, plan, ratios)
+    ngl, ratios, n_cpu_moe, per_slot, cpu, copies = sums.ngl, sums.ratios, sums.n_cpu_moe, sums.per_slot, sums.cpu, sums.copies
+    model = workload.model
+    devices: list[DeviceUsage] = []
+    overhead = workload.runtime.per_gpu_overhead_mib * MIB
+    for slot, gpu_index in enumerate(plan.gpu_indexes):
+        info = per_slot[slot]
+        devices.append(
+            _gpu_device(
+                rig,
+                gpu_index,
+                workload,
+                weights_bytes=info["weights"],
+                kv_cache_bytes=info["kv"],
+                compute_buffer_bytes=_slot_compute_bytes(sums, slot),
+                overhead_bytes=overhead,
+                layers=info["layers"],
+                first_layer=info["first"],
+                holds_output=bool(info["output"]),
+            )
+        )
+    cpu_compute = memory.host_compute_bytes(
+        model,
+        workload.context,
+        workload.ubatch,
+        workload.flash_attn,
+        n_copies=copies,
+        cpu_layers=cpu["layers"] > 0,
+        cpu_output=bool(cpu["output"]),
+    )
+    devices.append(
+        _cpu_device(
+            rig,
+            weights=cpu["weights"],
+            kv=cpu["kv"],
+            compute=cpu_compute,
+            layers=cpu["layers"],
+            expert_layers=cpu["experts"],
+            holds_output=bool(cpu["output"]),
+        )
+    )
+    tensor_split = tuple(round(r, 3) for r in ratios) if len(plan.gpu_indexes) > 1 else None
+    return Placement(
+        split="layer",
+        devices=devices,
+        gpu_indexes=plan.gpu_indexes,
+        tensor_split=tensor_split,
+        n_gpu_layers=ngl,
+        n_cpu_moe=n_cpu_moe,
+    )
+
+
+def layer_split_gpus_fit(rig: Rig, workload: Workload, plan: LayerPlan) -> bool:
+    """True when every GPU of ``build_layer_split(rig, workload, plan)`` fits, found without building it."""
+    sums = _layer_split_sums(workload, plan, None)
+    overhead = workload.runtime.per_gpu_overhead_mib * MIB
+    for slot, gpu_index in enumerate(plan.gpu_indexes):
+        info = sums.per_slot[slot]
+        total = info["weights"] + info["kv"] + _slot_compute_bytes(sums, slot) + overhead
+        if total > gpu_capacity(rig, gpu_index, workload):
+            return False
+    return True
+
+
+def _slot_compute_bytes(sums: _LayerSplitSums, slot: int) -> int:
+    info = sums.per_slot[slot]
+    holds_layers = info["layers"] > 0
+    compute = memory.llamacpp_compute_bytes(sums.shape, bool(info["output"]), holds_layers, first_device=slot == 0, n_copies=sums.copies)
+    if slot == 0:
+        compute = max(compute, sums.shape.activations) + sums.offload_scratch
+    return compute
+
+
+def _layer_split_sums(workload: Workload, plan: LayerPlan, ratios: list[float] | None) -> _LayerSplitSums:
     model = workload.model
     n_layer = model.n_layers
     weights = memory.model_weights(model, workload.quant, workload.ggml_types, workload.bpw)
@@ -210,7 +298,7 @@ def build_layer_split(rig: Rig, workload: Workload, plan: LayerPlan, ratios: lis
     kv_sizes = memory.layer_kv_bytes(model, workload.context, workload.kv_cache, workload.ggml_types, workload.ubatch, workload.parallel)
     totals = weights.layer_totals
     experts = weights.layer_experts
-    # llama.cpp gives each device one contiguous run of layers, so fit sums runs, not layers.
+    # llama.cpp gives each device one contiguous run of layers, so whole runs are summed at once.
     start = 0
     for slot, run in itertools.groupby(slots[:n_layer]):
         end = start + sum(1 for _ in run)
@@ -248,58 +336,8 @@ def build_layer_split(rig: Rig, workload: Workload, plan: LayerPlan, ratios: lis
         offload_scratch = max((l.expert_bytes // 3 for l in weights.layers[: max(n_cpu_moe, cpu["layers"])]), default=0)
         if cpu["layers"]:
             offload_scratch = max(offload_scratch, weights.max_layer_bytes // 3)
-    devices: list[DeviceUsage] = []
-    overhead = workload.runtime.per_gpu_overhead_mib * MIB
     copies = memory.pipeline_copies(len(plan.gpu_indexes), full, "layer", tensor_overrides=n_cpu_moe > 0)
-    for slot, gpu_index in enumerate(plan.gpu_indexes):
-        info = per_slot[slot]
-        holds_layers = info["layers"] > 0
-        compute = memory.llamacpp_compute_bytes(shape, bool(info["output"]), holds_layers, first_device=slot == 0, n_copies=copies)
-        if slot == 0:
-            compute = max(compute, shape.activations) + offload_scratch
-        devices.append(
-            _gpu_device(
-                rig,
-                gpu_index,
-                workload,
-                weights_bytes=info["weights"],
-                kv_cache_bytes=info["kv"],
-                compute_buffer_bytes=compute,
-                overhead_bytes=overhead,
-                layers=info["layers"],
-                first_layer=info["first"],
-                holds_output=bool(info["output"]),
-            )
-        )
-    cpu_compute = memory.host_compute_bytes(
-        model,
-        workload.context,
-        workload.ubatch,
-        workload.flash_attn,
-        n_copies=copies,
-        cpu_layers=cpu["layers"] > 0,
-        cpu_output=bool(cpu["output"]),
-    )
-    devices.append(
-        _cpu_device(
-            rig,
-            weights=cpu["weights"],
-            kv=cpu["kv"],
-            compute=cpu_compute,
-            layers=cpu["layers"],
-            expert_layers=cpu["experts"],
-            holds_output=bool(cpu["output"]),
-        )
-    )
-    tensor_split = tuple(round(r, 3) for r in ratios) if len(plan.gpu_indexes) > 1 else None
-    return Placement(
-        split="layer",
-        devices=devices,
-        gpu_indexes=plan.gpu_indexes,
-        tensor_split=tensor_split,
-        n_gpu_layers=ngl,
-        n_cpu_moe=n_cpu_moe,
-    )
+    return _LayerSplitSums(ngl, ratios, n_cpu_moe, per_slot, cpu, offload_scratch, copies, shape)
 
 
 # --- llama.cpp row split and tensor split -------------------------------------------------

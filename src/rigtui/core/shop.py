@@ -7,12 +7,13 @@ beat the ``top``-th best set placed so far. The bounds are relaxations of the sp
 a set skipped by its bound could not have entered the results.
 
 With the bundled placement (no custom ``evaluate``), the search runs in two stages. It
-screens sets with one stable split, llama.cpp's layer split (one card alone for single
-cards), under the bound of the splits whose devices take turns, which is much tighter than
-the bound over every split. The ``finalist_count(top)`` best screened sets are then placed
-with every strategy, as ``fit`` does, and ranked. A set whose layer split ranks below the
-finalists is not placed with the other strategies, so a set that only a shared split
-(row, tensor) makes fast can be missed.
+screens sets with llama.cpp's default and stable split, the layer split over every card of
+the set (``fit.plan_every_card``), under the bound of the splits whose devices take turns,
+which is much tighter than the bound over every split. The ``finalist_count(top)`` best
+screened sets are then placed with every strategy, as ``fit`` does, and ranked. A set whose
+screen ranks below the finalists is not placed in full, so a set that only a shared split
+(row, tensor) makes fast can be missed. Leaving a slow card out is not screened, but the
+set without that card is itself a set, and a cheaper one.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from typing import Iterable
 from rigtui.core import memory as _memory
 from rigtui.core import placement as _placement
 from rigtui.core import speed as _speed
-from rigtui.core.fit import EXPERIMENTAL_SPLITS, STRATEGIES, plan
+from rigtui.core.fit import EXPERIMENTAL_SPLITS, STRATEGIES, plan_every_card
 from rigtui.core.results import FitResult
 from rigtui.core.rig import MIB, Rig, Workload
 from rigtui.core.specs import GpuSpec, ModelSpec
@@ -272,13 +273,11 @@ def decode_upper_bound(rig: Rig, workload: Workload) -> DecodeBound:
 
 
 def screen_evaluate(rig: Rig, workload: Workload) -> FitResult:
-    """Place a workload with llama.cpp's layer split only, or on the best card of a one-card rig.
+    """Place a workload with the layer split over every card, the shop's first stage.
 
-    This is the shop's first stage: the layer split is llama.cpp's default and stable, and
-    ``decode_bound_of``'s ``turn_taking`` bound covers it.
+    ``decode_bound_of``'s ``turn_taking`` bound covers this placement.
     """
-    split = "single" if len(rig.gpus) <= 1 else "layer"
-    return plan(rig, workload, split, with_max_context=False)
+    return plan_every_card(rig, workload)
 
 
 def _layer_split_floor(model: ModelSpec, workload: Workload) -> float:
@@ -387,7 +386,7 @@ def shop(
     ``max_cards``. Sets are placed in order of their upper bound (on decode speed, or on the
     largest model), and the search stops once no remaining bound can beat the ``top``-th
     best set placed; placements are cached per card set. When ``screens(settings)``, the
-    search ranks sets by their layer split and keeps ``finalist_count(top)`` of them, which
+    search ranks sets by ``screen_evaluate`` and keeps ``finalist_count(top)`` of them, which
     are then placed with every strategy and ranked (see the module docstring).
     """
     book = settings.prices
