@@ -238,10 +238,10 @@ class Grid(Widget, can_focus=True):
         return [[Segment(s.text, base + s.style if s.style else base) for s in cell] for cell in row.rendered]
 
     def render_line(self, y: int) -> Strip:
-        columns = self._visible_columns()
         if not self._columns:
             return Strip.blank(self.size.width)
-        shown = [0, *columns]
+        shown = [0, *self._visible_columns()]
+
         if y == 0:
             header = self.get_component_rich_style("grid--header")
             segments = []
@@ -249,6 +249,7 @@ class Grid(Widget, can_focus=True):
                 column = self._columns[index]
                 segments += self._cell_segments(Text(column.label, style="bold"), column.width, header)
             return Strip(segments).adjust_cell_length(self.size.width, header)
+
         row_index = self.first_row + y - 1
         if row_index >= len(self._rows):
             return Strip.blank(self.size.width, self.rich_style)
@@ -257,6 +258,7 @@ class Grid(Widget, can_focus=True):
         if row_index % 2:
             base = base + self.get_component_rich_style("grid--odd")
         cells = self._render_row(row, base)
+
         fixed = self.get_component_rich_style("grid--fixed")
         cursor = self.get_component_rich_style("grid--cursor")
         segments: list[Segment] = []
