@@ -125,7 +125,7 @@ class _TargetBound:
 
 def card_bound(spec: GpuSpec, rig: Rig, workload: Workload, used_bytes: int = 0, desktop: bool = False) -> _CardBound:
     """Return the figures of one card that the decode bound needs."""
-    params = _speed.calibration_for(workload.runtime.engine, spec.vendor, spec.architecture, spec.segment)
+    params = _speed.gpu_calibration(workload.runtime.engine, spec)
     quantized = workload.quant.format != "float"
     efficiency = params.bandwidth_efficiency * (params.quantized_bandwidth_factor if quantized else 1.0)
     reserve = rig.os.reserve_per_gpu_mib * MIB + (rig.os.desktop_reserve_mib * MIB if desktop else 0) + used_bytes
