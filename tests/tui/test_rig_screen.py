@@ -179,6 +179,27 @@ async def test_context_limits_rejected(app_factory, settle) -> None:
         assert any("Context stays between" in n for n in notes(app))
 
 
+async def test_context_prompt_accepts_suffixes(app_factory, settle) -> None:
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        for typed, tokens in (("32k", 32 * 1024), ("128K", 128 * 1024), ("1M", 1 << 20), ("4,096", 4096)):
+            await pilot.press("e", *typed, "enter")
+            assert app.state.settings.context == tokens, typed
+
+
+async def test_context_prompt_bounds_as_integers(app_factory, settle) -> None:
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("e", *"4M", "enter")
+        assert isinstance(app.screen, Prompt)
+        error = str(app.screen.query_one("#prompt-error").render())
+        assert "from 512 to 2,097,152" in error
+        assert "e+" not in error
+        assert app.state.settings.context == 8192
+
+
 async def test_runtime_switch_adapts_settings(app_factory, settle) -> None:
     app = app_factory()
     async with app.run_test(size=SIZE) as pilot:

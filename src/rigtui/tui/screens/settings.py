@@ -13,7 +13,7 @@ from textual.binding import Binding
 
 from rigtui.core.rig import GIB, SPLITS
 from rigtui.tui import edits
-from rigtui.tui.widgets.dialogs import Choice, Picker, Prompt, number_check
+from rigtui.tui.widgets.dialogs import Choice, Picker, Prompt, number_check, parse_tokens, tokens_check
 from rigtui.tui.widgets.format import context_label, gib, params_label
 
 if TYPE_CHECKING:
@@ -216,12 +216,17 @@ class SettingsActions:
         self._app.push_screen(Picker(f"Quantization ({runtime.name})", choices, self._app.state.settings.quant), chosen)
 
     def action_set_context(self) -> None:
-        def apply(value: float) -> None:
-            tokens = int(value)
-            self._app.set_settings(f"set context to {context_label(tokens)}", context=tokens)
+        def chosen(text: str | None) -> None:
+            if text is not None:
+                tokens = parse_tokens(text)
+                self._app.set_settings(f"set context to {context_label(tokens)}", context=tokens)
 
-        self._ask_number("Context length, tokens", self._app.state.settings.context, MIN_CONTEXT, MAX_CONTEXT,
-                         "tokens", apply)
+        current = context_label(self._app.state.settings.context)
+        self._app.push_screen(
+            Prompt("Context length, tokens", current, "such as 8192, 32k or 1M; k = 1,024 tokens, M = 1,024k",
+                   tokens_check(MIN_CONTEXT, MAX_CONTEXT)),
+            chosen,
+        )
 
     def action_scale_context(self, factor: float) -> None:
         context = int(self._app.state.settings.context * factor)

@@ -141,3 +141,39 @@ def number_check(low: float, high: float, unit: str) -> Callable[[str], str | No
         return None
 
     return check
+
+
+TOKEN_SUFFIXES = {"k": 1 << 10, "m": 1 << 20}
+"""Binary multipliers, as llama.cpp users write contexts: 32k is 32,768 tokens."""
+
+
+def parse_tokens(text: str) -> int:
+    """Parse a token count such as 32768, 32k, 128K or 1M (k = 1024, M = 1024²).
+
+    Raises:
+        ValueError: the text is not a number, or not a whole number of tokens.
+    """
+    cleaned = text.strip().replace(",", "").replace("_", "")
+    multiplier = TOKEN_SUFFIXES.get(cleaned[-1:].lower(), 1)
+    if multiplier != 1:
+        cleaned = cleaned[:-1]
+    tokens = float(cleaned) * multiplier
+    if tokens != int(tokens):
+        raise ValueError(f"{text!r} is not a whole number of tokens")
+    return int(tokens)
+
+
+def tokens_check(low: int, high: int) -> Callable[[str], str | None]:
+    """A ``Prompt`` check that accepts a token count from ``low`` to ``high``, with k and M suffixes."""
+    bounds = f"enter tokens from {low:,} to {high:,} (32k = 32,768)"
+
+    def check(text: str) -> str | None:
+        try:
+            tokens = parse_tokens(text)
+        except ValueError:
+            return f"invalid token count {text!r}; {bounds}"
+        if not low <= tokens <= high:
+            return f"{tokens:,} is out of range; {bounds}"
+        return None
+
+    return check
