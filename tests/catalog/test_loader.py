@@ -151,3 +151,11 @@ def test_missing_bundled_file_is_fatal(tmp_path: Path) -> None:
     (data / "runtimes.toml").unlink()
     with pytest.raises(CatalogError, match="runtimes.toml: bundled catalog missing"):
         load_catalog(data_dir=data)
+
+
+def test_implausible_override_is_rejected_not_used(user_dir: Path) -> None:
+    (user_dir / "gpus.toml").write_text('[[gpus]]\nid = "rtx-3090"\nusable_memory_mib = 99999\n')
+    catalog = load_catalog(user_dir, data_dir=MINI)
+    assert catalog.gpus["rtx-3090"].usable_memory_mib is None
+    assert len(catalog.problems) == 1
+    assert "(id 'rtx-3090').usable_memory_mib: 99999 is not within 85-100 %" in catalog.problems[0]

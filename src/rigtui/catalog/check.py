@@ -3,11 +3,48 @@
 from __future__ import annotations
 
 from rigtui.core.catalog import Catalog, normalize_name
+from rigtui.core.specs import GpuSpec, ModelSpec
 
 # Physical plausibility bounds. Wider than any card sold by 2026 but narrow enough to catch
 # unit mistakes (MB for MiB, MB/s for GB/s, W for kW).
 _MIN_BANDWIDTH_PER_GIB = 2.0  # GB/s per GiB: the slowest catalog card (P40) has about 14.
 _MAX_TFLOPS_PER_GBS = 5.0  # tensor TFLOPS per GB/s of bandwidth: H100 SXM is about 0.3.
+
+
+def gpu_problems(gpu: GpuSpec) -> list[str]:
+    """Return implausible or inconsistent figures of one GPU entry as 'field: reason'."""
+    problems = []
+    gib = gpu.memory_mib / 1024
+    if gpu.bandwidth_gbs / gib < _MIN_BANDWIDTH_PER_GIB:
+        problems.append(f"bandwidth_gbs: {gpu.bandwidth_gbs} GB/s is implausibly low for {gib:g} GiB")
+    if gpu.fp16_tflops and gpu.fp16_tflops / gpu.bandwidth_gbs > _MAX_TFLOPS_PER_GBS:
+        problems.append(f"fp16_tflops: {gpu.fp16_tflops} is implausibly high for its bandwidth")
+    if gpu.usable_memory_mib and not (0.85 * gpu.memory_mib <= gpu.usable_memory_mib <= gpu.memory_mib):
+        problems.append(f"usable_memory_mib: {gpu.usable_memory_mib} is not within 85-100 % of memory_mib")
+    if gpu.vendor == "nvidia" and not gpu.compute_capability:
+        problems.append("compute_capability: missing for an NVIDIA card")
+    if gpu.nvlink_bandwidth_gbs and not gpu.nvlink:
+        problems.append("nvlink_bandwidth_gbs: set but nvlink is false")
+    if gpu.transient_peak_w and gpu.transient_peak_w < gpu.tdp_w:
+        problems.append(f"transient_peak_w: {gpu.transient_peak_w} W is below board power {gpu.tdp_w} W")
+    for device_id in gpu.pci_device_ids:
+        hex_part = device_id.removeprefix("0x")
+        if not (device_id.startswith("0x") and len(hex_part) == 4 and all(c in "0123456789abcdef" for c in hex_part)):
+            problems.append(f"pci_device_ids: {device_id!r} is not like '0x2684'")
+    return problems
+
+
+def model_problems(model: ModelSpec) -> list[str]:
+    """Return implausible or inconsistent figures of one model entry as 'field: reason'."""
+    problems = []
+    if model.is_moe and not model.params_active:
+        problems.append("params_active: missing for an MoE model")
+    if model.sliding_window_pattern and not model.sliding_window:
+        problems.append("sliding_window_pattern: set without sliding_window")
+    # Attention projections alone hold about layers x hidden^2 weights, so fewer is a unit slip.
+    if model.params_total < model.n_layers * model.hidden_size * model.hidden_size:
+        problems.append(f"params_total: {model.params_total:,} is below layers x hidden^2")
+    return problems
 
 
 def check_catalog(catalog: Catalog) -> list[str]:
@@ -18,34 +55,9 @@ def check_catalog(catalog: Catalog) -> list[str]:
     quant_formats = {q.format for q in catalog.quants.values()}
 
     for gpu in catalog.gpus.values():
-        where = f"gpu {gpu.id}"
-        gib = gpu.memory_mib / 1024
-        if gpu.bandwidth_gbs / gib < _MIN_BANDWIDTH_PER_GIB:
-            problems.append(f"{where}: bandwidth_gbs: {gpu.bandwidth_gbs} GB/s is implausibly low for {gib:g} GiB")
-        if gpu.fp16_tflops and gpu.fp16_tflops / gpu.bandwidth_gbs > _MAX_TFLOPS_PER_GBS:
-            problems.append(f"{where}: fp16_tflops: {gpu.fp16_tflops} is implausibly high for its bandwidth")
-        if gpu.usable_memory_mib and not (0.85 * gpu.memory_mib <= gpu.usable_memory_mib <= gpu.memory_mib):
-            problems.append(f"{where}: usable_memory_mib: {gpu.usable_memory_mib} is not within 85-100 % of memory_mib")
-        if gpu.vendor == "nvidia" and not gpu.compute_capability:
-            problems.append(f"{where}: compute_capability: missing for an NVIDIA card")
-        if gpu.nvlink_bandwidth_gbs and not gpu.nvlink:
-            problems.append(f"{where}: nvlink_bandwidth_gbs: set but nvlink is false")
-        if gpu.transient_peak_w and gpu.transient_peak_w < gpu.tdp_w:
-            problems.append(f"{where}: transient_peak_w: {gpu.transient_peak_w} W is below board power {gpu.tdp_w} W")
-        for device_id in gpu.pci_device_ids:
-            hex_part = device_id.removeprefix("0x")
-            if not (device_id.startswith("0x") and len(hex_part) == 4 and all(c in "0123456789abcdef" for c in hex_part)):
-                problems.append(f"{where}: pci_device_ids: {device_id!r} is not like '0x2684'")
-
+        problems += [f"gpu {gpu.id}: {problem}" for problem in gpu_problems(gpu)]
     for model in catalog.models.values():
-        where = f"model {model.id}"
-        if model.is_moe and not model.params_active:
-            problems.append(f"{where}: params_active: missing for an MoE model")
-        if model.sliding_window_pattern and not model.sliding_window:
-            problems.append(f"{where}: sliding_window_pattern: set without sliding_window")
-        # Weight count from the architecture should be within a factor of 2 of the stated total.
-        if model.params_total < model.n_layers * model.hidden_size * model.hidden_size:
-            problems.append(f"{where}: params_total: {model.params_total:,} is below layers x hidden^2")
+        problems += [f"model {model.id}: {problem}" for problem in model_problems(model)]
 
     for quant in catalog.quants.values():
         where = f"quant {quant.id}"

@@ -82,6 +82,17 @@ def format_validation_error(exc: ValidationError, prefix: str) -> list[str]:
     return lines
 
 
+def _plausibility(entry: BaseModel) -> list[str]:
+    """Return the cross-field problems `rigtui catalog check` would report for one entry."""
+    from rigtui.catalog.check import gpu_problems, model_problems
+
+    if isinstance(entry, GpuSpec):
+        return gpu_problems(entry)
+    if isinstance(entry, ModelSpec):
+        return model_problems(entry)
+    return []
+
+
 def _entry_key(spec: type[BaseModel], raw: dict[str, Any]) -> str | None:
     if spec is PriceSpec:
         return None
@@ -118,11 +129,17 @@ def _load_file(
             merged = dict(base.get(table.key, {}).get(entry_id, {})) if entry_id else {}
             merged.update(raw)
             try:
-                entries.append(table.spec.model_validate(merged))
+                entry = table.spec.model_validate(merged)
             except ValidationError as exc:
                 for line in format_validation_error(exc, label):
                     report(line)
                 continue
+            implausible = _plausibility(entry)
+            if implausible:
+                for line in implausible:
+                    report(f"{label}.{line}")
+                continue
+            entries.append(entry)
             if entry_id is not None:
                 seen.add(entry_id)
         loaded[table.key] = entries
@@ -173,7 +190,7 @@ def load_catalog(user_dir: Path | None = None, data_dir: Path | None = None) -> 
             except CatalogError as exc:
                 problems.append(str(exc))
     for problem in problems:
-        log.warning("user catalog: %s", problem)
+        log.info("user catalog problem: %s", problem)
     return _assemble(bundled, user, problems)
 
 

@@ -32,7 +32,7 @@ def open_catalog():
 
     catalog = load_user_catalog()
     for problem in catalog.problems:
-        print(f"rigtui: warning: skipped invalid user catalog entry: {problem}", file=sys.stderr)
+        print(f"rigtui: warning: user catalog: {problem}; ignored, so bundled entries apply", file=sys.stderr)
     return catalog
 
 
@@ -145,15 +145,17 @@ def _columns(what: str) -> list[tuple[str, Any]]:
 
 
 def _print_table(what: str, entries: list[Any]) -> None:
+    from rich import box
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=f"{len(entries)} {what}", header_style="bold")
+    table = Table(title=f"{len(entries)} {what}", header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False)
     columns = _columns(what)
     for label, _ in columns:
         # Ids are what users type back, so they never wrap; long names fold instead.
-        table.add_column(label, overflow="fold", no_wrap=label in ("id", "gpu"), min_width=16 if label == "name" else None)
+        table.add_column(label, overflow="fold", no_wrap=label in ("id", "gpu"))
     for entry in entries:
         table.add_row(*(escape(get(entry)) for _, get in columns))
-    Console().print(table)
+    # A pipe has no width; print the whole table rather than Rich's 80-column default.
+    Console(width=None if sys.stdout.isatty() else 200).print(table)
