@@ -387,3 +387,29 @@ def test_auto_prefers_stable_split_over_experimental_tensor_mode(catalog) -> Non
     assert result.split not in EXPERIMENTAL_SPLITS
     assert any(alt.split == "tensor" for alt in result.alternatives)
     assert "tensor (experimental)" in " ".join(result.notes)
+
+
+# --- cards with no room for a layer ----------------------------------------------------------
+
+
+def test_full_card_gets_no_layers(catalog) -> None:
+    rig = make_rig(catalog, "RTX 3090", used_gib={0: 23.5})
+    result = fit(rig, make_workload(catalog, "llama-3.1-8b"))
+    cpu = next(d for d in result.devices if d.kind == "cpu")
+    assert _gpu(result, 0).layers == 0
+    assert cpu.layers == 32
+
+
+def test_nearly_full_second_card_is_skipped(catalog) -> None:
+    rig = make_rig(catalog, "RTX 4090", "RTX 3090", os="windows-11", used_gib={1: 20})
+    result = fit(rig, make_workload(catalog, "llama-3.3-70b"))
+    assert result.split in ("layer", "single", "row", "tensor")
+    assert all(d.fits for d in result.devices if d.kind == "gpu")
+
+
+def test_layer_split_with_zero_counts_runs_on_cpu(catalog) -> None:
+    rig = make_rig(catalog, "RTX 3090")
+    workload = make_workload(catalog, "llama-3.1-8b")
+    result = placement.build_layer_split(rig, workload, placement.LayerPlan((0,), (0,)))
+    assert result.n_gpu_layers == 0
+    assert next(d for d in result.devices if d.kind == "cpu").layers == 32

@@ -290,7 +290,10 @@ def _layer_split_sums(workload: Workload, plan: LayerPlan, ratios: list[float] |
             ratios = [1.0]
         else:
             ratios = ratios_for_counts(list(plan.counts)) if full else [float(c) for c in plan.counts]
-    slots = llamacpp_layer_devices(n_layer, ngl, ratios) if plan.gpu_indexes else [None] * (n_layer + 1)
+    if sum(ratios) <= 0:
+        # No card has room for a single layer, so every layer stays on the CPU (-ngl 0).
+        ngl = 0
+    slots = llamacpp_layer_devices(n_layer, ngl, ratios) if plan.gpu_indexes and ngl > 0 else [None] * (n_layer + 1)
     n_cpu_moe = min(plan.n_cpu_moe, n_layer)
 
     per_slot = {s: dict(weights=0, kv=0, layers=0, first=None, output=False) for s in range(len(plan.gpu_indexes))}
