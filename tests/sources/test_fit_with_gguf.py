@@ -41,3 +41,12 @@ def test_fit_with_unreachable_repo_exits_1(capsys, file_server, monkeypatch: pyt
     code, _, err = run_fit(capsys, "--model", "someone/not-in-catalog-7B")
     assert code == 1
     assert "not found (HTTP 404)" in err
+
+
+def test_fit_rejects_gguf_cut_after_header(capsys, tmp_path: Path) -> None:
+    whole = write_tiny_llama(tmp_path / "whole.gguf")
+    cut = tmp_path / "cut.gguf"
+    cut.write_bytes(whole.read_bytes()[:3000])
+    code, _, err = run_fit(capsys, "--model", str(cut))
+    assert code == 2
+    assert "truncated" in err and "cut.gguf" in err

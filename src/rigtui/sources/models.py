@@ -38,9 +38,16 @@ def resolve_model(text: str, catalog: Catalog, *, allow_network: bool = True, ti
         found = model_from_header(fetch_gguf_header(text, timeout=timeout), source=text)
         return ResolvedModel(found.spec, "gguf", found.file_type, found.file_bytes)
     if lowered.endswith(".gguf") or Path(text).is_file():
-        from rigtui.sources.gguf import model_from_header, read_header
+        from rigtui.sources.gguf import GgufError, model_from_header, read_header
 
-        found = model_from_header(read_header(Path(text).expanduser()), source=text)
+        path = Path(text).expanduser()
+        found = model_from_header(read_header(path), source=text)
+        size = path.stat().st_size
+        if size < found.file_bytes:
+            raise GgufError(
+                f"{path}: truncated: the file has {size:,} bytes but its tensors end at byte "
+                f"{found.file_bytes:,}; download it again"
+            )
         return ResolvedModel(found.spec, "gguf", found.file_type, found.file_bytes)
     try:
         return ResolvedModel(catalog.model(text), "catalog")
