@@ -57,6 +57,55 @@ def test_prepare_opens_saved_rig(catalog: Catalog) -> None:
     assert startup.origin == "Saved rig 'office'"
 
 
+def test_prepare_saved_rig_notice_names_it() -> None:
+    from rigtui.catalog.loader import load_user_catalog
+    from rigtui.paths import user_paths
+
+    bundled = load_user_catalog()
+    rigs.save_rig("my rig", edits.example_rig(bundled), default_settings(bundled), user_paths().rigs_dir)
+    startup = prepare(_args(rig="my rig", demo="no-driver"))
+    messages = [message for _, message in startup.notices]
+    assert any("opened the saved rig 'my rig'" in m for m in messages)
+    assert not any("example rig" in m for m in messages)
+
+
+def _no_app(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make any attempt to start the full-screen app fail the test."""
+
+    def run(self: RigApp, *args: object, **kwargs: object) -> None:
+        raise AssertionError("the app started")
+
+    monkeypatch.setattr(RigApp, "run", run)
+
+
+def test_cli_missing_rig_exits_before_app(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from rigtui.catalog.loader import load_user_catalog
+    from rigtui.paths import user_paths
+
+    _no_app(monkeypatch)
+    bundled = load_user_catalog()
+    rigs.save_rig("office", edits.example_rig(bundled), default_settings(bundled), user_paths().rigs_dir)
+    assert main(["--rig", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    assert "no saved rig named 'nope'" in err
+    assert "office" in err
+
+
+def test_cli_bad_replay_exits_before_app(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    _no_app(monkeypatch)
+    assert main(["--replay", str(tmp_path / "missing.jsonl")]) == 1
+    assert "cannot read telemetry recording" in capsys.readouterr().err
+    garbage = tmp_path / "garbage.jsonl"
+    garbage.write_text("not json\n{}\n")
+    assert main(["--replay", str(garbage)]) == 1
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    assert "line 1" in err
+
+
 def test_prepare_missing_saved_rig_fails() -> None:
     with pytest.raises(StartupFailed, match="no saved rig named 'nowhere'"):
         prepare(_args(rig="nowhere", demo="no-driver"))

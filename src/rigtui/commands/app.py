@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
+from pathlib import Path
 
 EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
 
 
 def _list_demos() -> int:
@@ -17,6 +21,33 @@ def _list_demos() -> int:
     return EXIT_OK
 
 
+def _check_options(args: argparse.Namespace) -> tuple[int, str] | None:
+    """Check --rig and --replay before the full-screen app starts.
+
+    Returns the exit status and a one-line message when an option is unusable, or None.
+    """
+    from rigtui.errors import RigtuiError
+
+    if args.rig:
+        from rigtui.tui.rigs import list_rigs, rig_path
+
+        try:
+            path = rig_path(args.rig)
+        except RigtuiError as exc:
+            return EXIT_USAGE, exc.message
+        if not path.is_file():
+            saved = ", ".join(list_rigs()) or "none yet"
+            return EXIT_USAGE, f"no saved rig named {args.rig!r} in {path.parent} (saved rigs: {saved})"
+    if args.replay and args.demo is None:
+        from rigtui.hardware.replay import read_recording
+
+        try:
+            read_recording(Path(args.replay))
+        except RigtuiError as exc:
+            return EXIT_FAILURE, exc.message
+    return None
+
+
 def run_app(args: argparse.Namespace) -> int:
     """Run the explorer; the catalog and GPUs load behind its first screen.
 
@@ -25,6 +56,11 @@ def run_app(args: argparse.Namespace) -> int:
     """
     if args.demo == "":
         return _list_demos()
+    problem = _check_options(args)
+    if problem is not None:
+        code, message = problem
+        print(f"rigtui: {'; '.join(message.splitlines())}", file=sys.stderr)
+        return code
 
     from textual.logging import TextualHandler
 

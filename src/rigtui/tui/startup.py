@@ -43,6 +43,8 @@ class Startup:
     settings: "Settings | None" = None
     notices: list[tuple[str, str]] = field(default_factory=list)
     origin: str | None = None
+    unmatched: list[Any] = field(default_factory=list)
+    """Detected cards no catalog entry matches (``UnmatchedGpu``); the Rig screen lists them."""
 
 
 def host_os_id(catalog: "Catalog", os_release: Path = Path("/etc/os-release")) -> str:
@@ -70,6 +72,13 @@ def host_os_id(catalog: "Catalog", os_release: Path = Path("/etc/os-release")) -
     return next(iter(catalog.oses))
 
 
+def _fallback_phrase(args: argparse.Namespace) -> str:
+    """Name the rig rigtui opens when it cannot use the detected GPUs."""
+    if args.rig:
+        return f"rigtui opened the saved rig {args.rig!r}"
+    return "rigtui started on the example rig"
+
+
 def _open_source(args: argparse.Namespace, notices: list[tuple[str, str]]) -> Any:
     """Open the telemetry source; without usable GPUs, return None and leave one notice."""
     from rigtui.hardware import open_source
@@ -78,7 +87,7 @@ def _open_source(args: argparse.Namespace, notices: list[tuple[str, str]]) -> An
     try:
         return open_source(demo=args.demo or None, replay=replay)
     except TelemetryUnavailable as exc:
-        notices.append((exc.title, f"{exc.message} rigtui started on the example rig; the live screen is off."))
+        notices.append((exc.title, f"{exc.message} {_fallback_phrase(args)}; the live screen is off."))
         return None
     except ValueError as exc:
         raise StartupFailed(str(exc), "Invalid option", EXIT_USAGE) from exc
@@ -86,16 +95,18 @@ def _open_source(args: argparse.Namespace, notices: list[tuple[str, str]]) -> An
         raise StartupFailed(exc.message, exc.title) from exc
 
 
-def _detected_rig(source: Any, catalog: "Catalog", os_id: str, notices: list[tuple[str, str]]) -> tuple[Any, Any]:
+def _detected_rig(startup: Startup, args: argparse.Namespace, os_id: str) -> tuple[Any, Any]:
     """Return the rig the source's GPUs make; detection notices become one notification."""
     from rigtui.hardware import detect_rig
 
+    catalog, notices = startup.catalog, startup.notices
     try:
-        info = source.info()
+        info = startup.source.info()
         detected = detect_rig(info, catalog, catalog.oses[os_id])
     except RigtuiError as exc:
-        notices.append((exc.title, f"{exc.message} rigtui started on the example rig."))
+        notices.append((exc.title, f"{exc.message} {_fallback_phrase(args)}."))
         return None, None
+    startup.unmatched = list(detected.unmatched)
     if detected.notices:
         notices.append(("Detected hardware", "\n".join(detected.notices)))
     if detected.rig is None:
@@ -121,7 +132,7 @@ def prepare(args: argparse.Namespace) -> Startup:
     startup = Startup(catalog=catalog)
     startup.source = _open_source(args, startup.notices)
     if startup.source is not None:
-        startup.rig, startup.origin = _detected_rig(startup.source, catalog, host_os_id(catalog), startup.notices)
+        startup.rig, startup.origin = _detected_rig(startup, args, host_os_id(catalog))
     if startup.rig is None and startup.origin is None:
         startup.origin = "Example rig: no GPU was detected"
 
@@ -134,4 +145,6 @@ def prepare(args: argparse.Namespace) -> Startup:
         except RigtuiError as exc:
             raise StartupFailed(exc.message, exc.title) from exc
         startup.origin = f"Saved rig {args.rig!r}"
+        # The saved rig replaces the detected one, so its unknown cards are not offered.
+        startup.unmatched = []
     return startup
