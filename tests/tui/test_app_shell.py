@@ -181,3 +181,26 @@ async def test_no_color_keeps_fit_marks_distinct(app_factory, settle, monkeypatc
         }
         # Without colour the three outcomes still differ by shape.
         assert {"●", "◐", "○"} <= marks
+
+
+async def test_catalog_problems_one_notice_per_file(app_factory, catalog, settle) -> None:
+    from dataclasses import replace
+
+    problems = [
+        "/cfg/gpus.toml: gpus[0] (id 'new-card'): memory_gib: Field required",
+        "/cfg/gpus.toml: gpus[0] (id 'new-card'): bandwidth_gbs: Field required",
+        "/cfg/gpus.toml: gpus[0] (id 'new-card'): tdp_w: Field required",
+        "/cfg/models.toml: models[2]: id: Field required",
+        "user prices: gpu 'ghost': unknown GPU id; add it to gpus.toml first",
+    ]
+    app = app_factory()
+    app.catalog = replace(catalog, problems=problems)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        catalog_notes = [n for n in app._notifications if n.title == "User catalog entries skipped"]
+        assert len(catalog_notes) == 3
+        gpus_note = next(n.message for n in catalog_notes if "/cfg/gpus.toml" in n.message)
+        assert gpus_note.startswith("3 problems in /cfg/gpus.toml; first: gpus[0] (id 'new-card'): memory_gib")
+        assert "rigtui catalog check" in gpus_note
+        assert any(n.message.startswith("1 problem in /cfg/models.toml") for n in catalog_notes)
+        assert any("the user catalog" in n.message and "ghost" in n.message for n in catalog_notes)

@@ -205,13 +205,14 @@ class RigApp(App[None]):
     def _show_notices(self) -> None:
         for title, message in self.notices:
             self.notify(message, title=title, severity="warning", timeout=12, markup=False)
-        for problem in self.catalog.problems[:5]:
-            self.notify(problem, title="User catalog entry skipped", severity="warning", markup=False)
-        if len(self.catalog.problems) > 5:
+        for where, problems in group_catalog_problems(self.catalog.problems).items():
+            count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
             self.notify(
-                f"{len(self.catalog.problems) - 5} more user catalog problems; run `rigtui catalog check`.",
-                title="User catalog",
+                f"{count} in {where}; first: {problems[0]}; run `rigtui catalog check` for the full list.",
+                title="User catalog entries skipped",
                 severity="warning",
+                timeout=12,
+                markup=False,
             )
 
     def on_resize(self, event: events.Resize) -> None:
@@ -349,6 +350,21 @@ class RigApp(App[None]):
         for command in super().get_system_commands(screen):
             if command.title not in ("Quit",):
                 yield command
+
+
+def group_catalog_problems(problems: Iterable[str]) -> dict[str, list[str]]:
+    """Group user catalog problems by the file they name, so each file gets one notification.
+
+    The loader starts each problem with "PATH: "; problems without a TOML path are grouped
+    under "the user catalog".
+    """
+    groups: dict[str, list[str]] = {}
+    for problem in problems:
+        where, _, rest = problem.partition(": ")
+        if not where.endswith(".toml") or not rest:
+            where, rest = "the user catalog", problem
+        groups.setdefault(where, []).append(rest)
+    return groups
 
 
 def _action_callback(node: Any, action: str) -> Any:
