@@ -21,7 +21,7 @@ OS_IDS = {"ubuntu-22.04", "ubuntu-24.04", "linux", "windows-11", "wsl2", "macos"
 TEMPLATE_PLACEHOLDERS = {
     "model_path", "model_repo", "ngl", "tensor_split", "split_mode", "context", "kv_type",
     "flash_attn", "ubatch", "batch", "tp", "pp", "gpu_util", "max_model_len", "devices",
-    "n_cpu_moe", "quant",
+    "n_cpu_moe", "quant", "main_gpu",
 }
 REQUIRED_RUNTIMES = {
     "llama-cpp", "ollama", "lm-studio", "exllamav2", "exllamav3",

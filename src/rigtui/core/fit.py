@@ -547,11 +547,13 @@ def _launch(rig: Rig, workload: Workload, placement: pl.Placement) -> str | None
         max_len = max(placement.kv_token_budget // 256 * 256, 256)
     tensor_split = placement.tensor_split
     if placement.split == "layer" and placement.gpu_indexes and len(placement.gpu_indexes) > 1:
-        counts = [d.layers for d in placement.devices if d.kind == "gpu"]
+        # One value per card of the rig, so a card left out gets 0. The output layer goes to
+        # the last card llama.cpp fills, which must be the last card that takes layers.
+        gpu_devices = sorted((d for d in placement.devices if d.kind == "gpu"), key=lambda d: d.index)
+        ratios = [float(d.layers) for d in gpu_devices]
         if placement.n_gpu_layers == workload.model.n_layers + 1:
-            tensor_split = tuple(pl.ratios_for_counts(counts))
-        else:
-            tensor_split = tuple(float(c) for c in counts)
+            ratios[max(placement.gpu_indexes)] += 1
+        tensor_split = tuple(ratios)
     values = launch_values(
         workload,
         split=placement.split,

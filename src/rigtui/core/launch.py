@@ -9,7 +9,7 @@ from rigtui.core.rig import Workload
 # Placeholders a runtime's launch_template may use (documented in data/runtimes.toml).
 PLACEHOLDERS = (
     "model_path", "model_repo", "ngl", "tensor_split", "split_mode", "context", "kv_type", "flash_attn",
-    "ubatch", "batch", "tp", "pp", "gpu_util", "max_model_len", "devices", "n_cpu_moe", "quant",
+    "ubatch", "batch", "tp", "pp", "gpu_util", "max_model_len", "devices", "n_cpu_moe", "quant", "main_gpu",
 )
 
 
@@ -55,6 +55,11 @@ def launch_values(
     file_stem = repo.rsplit("/", 1)[-1]
     devices = ",".join(str(i) for i in gpu_indexes) if len(gpu_indexes) < n_gpus else ""
     split_mode = {"layer": "layer", "row": "row", "tensor": "tensor", "single": "none"}.get(split, "")
+    # One card of several: llama.cpp must be told to keep the whole model on it, because its
+    # default layer split spreads over every visible card.
+    pinned = len(gpu_indexes) == 1 and n_gpus > 1
+    if pinned and split in ("layer", "single"):
+        split_mode = "none"
     tp = str(len(gpu_indexes)) if split in ("tensor-parallel", "single") else "1"
     pp = str(len(gpu_indexes)) if split == "pipeline-parallel" else "1"
     return {
@@ -62,7 +67,8 @@ def launch_values(
         "model_repo": repo,
         "ngl": str(n_gpu_layers) if n_gpu_layers is not None else "",
         "tensor_split": ",".join(_number(v) for v in tensor_split) if tensor_split and len(tensor_split) > 1 else "",
-        "split_mode": split_mode if len(gpu_indexes) > 1 or split == "single" else "",
+        "split_mode": split_mode if len(gpu_indexes) > 1 or split == "single" or pinned else "",
+        "main_gpu": str(gpu_indexes[0]) if pinned else "",
         "context": str(workload.context),
         "kv_type": workload.kv_cache,
         "flash_attn": "on" if workload.flash_attn else "off",
