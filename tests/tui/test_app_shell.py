@@ -204,3 +204,45 @@ async def test_catalog_problems_one_notice_per_file(app_factory, catalog, settle
         assert "rigtui catalog check" in gpus_note
         assert any(n.message.startswith("1 problem in /cfg/models.toml") for n in catalog_notes)
         assert any("the user catalog" in n.message and "ghost" in n.message for n in catalog_notes)
+
+
+async def test_palette_help_shows_key_symbols(app_factory, settle) -> None:
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        commands = {c.title.split(":")[0]: c.help for c in app.get_system_commands(app.screen)}
+        assert commands["Ctx ×2"] == "key ]"
+        assert commands["Ctx ÷2"] == "key ["
+        assert commands["Count +1"] == "key +"
+        raw_names = ("bracket", "plus", "minus", "question_mark", "equals")
+        for title, help_text in commands.items():
+            assert not any(name in (help_text or "") for name in raw_names), (title, help_text)
+
+
+async def test_palette_finds_telemetry_screen(app_factory, settle) -> None:
+    from textual.command import CommandPalette
+
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        assert isinstance(app.screen, CommandPalette)
+        await pilot.press(*"telemetry")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.current_mode == "telemetry"
+
+
+async def test_footer_palette_key_reaches_right_edge(app_factory, settle) -> None:
+    from textual.widgets import Footer
+
+    app = app_factory()
+    async with app.run_test(size=(MIN_WIDTH, MIN_HEIGHT)) as pilot:
+        for key in ("1", "2", "3", "4"):
+            await pilot.press(key)
+            await settle(pilot)
+            footer = app.screen.query_one(Footer)
+            palette_key = footer.query_one(".-command-palette")
+            assert palette_key.region.right == MIN_WIDTH, key

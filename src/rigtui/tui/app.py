@@ -74,7 +74,7 @@ class RigApp(App[None]):
         Binding("2", "show('fit')", "Fit", id="show-fit", tooltip="Which models fit, at what speed"),
         Binding("3", "show('topology')", "Topology", id="show-topology", tooltip="Slots, links and their costs"),
         Binding("4", "show('runtimes')", "Runtimes", id="show-runtimes", tooltip="Which runtimes work here"),
-        Binding("5", "show('telemetry')", "Live", id="show-telemetry", tooltip="Live GPU figures"),
+        Binding("5", "show('telemetry')", "Telemetry", id="show-telemetry", tooltip="Live GPU telemetry"),
         Binding("6", "show('upgrade')", "Upgrade", id="show-upgrade", tooltip="What to buy next"),
         Binding("u,ctrl+z", "undo", "Undo", id="undo", tooltip="Undo the last rig or settings change"),
         Binding("ctrl+r,ctrl+y", "redo", "Redo", id="redo", tooltip="Redo the change last undone"),
@@ -342,9 +342,10 @@ class RigApp(App[None]):
                 continue
             seen.add(binding.action)
             title = binding.tooltip and f"{binding.description}: {binding.tooltip}" or binding.description
+            # The display form ("]", "+") is what the footer and help show, not the key name.
             yield SystemCommand(
                 title,
-                f"key {key}",
+                f"key {self.get_key_display(binding)}",
                 _action_callback(active.node, binding.action),
             )
         for command in super().get_system_commands(screen):

@@ -47,6 +47,8 @@ class TelemetryScreen(Screen[None]):
     TelemetryScreen #telemetry-gpus { height: 1fr; }
     """
 
+    HELP_TITLE = "Telemetry"
+    HELP = "Live figures of each GPU from the open telemetry source, with history and alerts."
     BINDINGS = [
         Binding("p", "toggle_pause", "Pause", id="telemetry.pause", tooltip="Pause or resume sampling"),
         Binding("plus,equals_sign", "faster", "Faster", id="telemetry.faster", tooltip="Sample more often"),
@@ -236,7 +238,7 @@ class TelemetryScreen(Screen[None]):
         if self.info is None:
             status.update("Telemetry off")
             return
-        parts = [self.info.backend]
+        parts = ["Telemetry", self.info.backend]
         if self.info.driver_version:
             parts.append(f"driver {self.info.driver_version}")
         if self.info.cuda_version:
