@@ -200,6 +200,25 @@ async def test_context_prompt_bounds_as_integers(app_factory, settle) -> None:
         assert app.state.settings.context == 8192
 
 
+async def test_verdict_flags_context_past_model_max(app_factory, settle) -> None:
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("s", *"gemma 2 9b", "enter")
+        await pilot.press("e", *"16k", "enter")
+        await settle(pilot)
+        assert app.state.settings.model == "gemma-2-9b"
+        assert app.catalog.models["gemma-2-9b"].max_context == 8192
+        verdict = str(app.screen.query_one("#verdict", Static).render())
+        headline = verdict.splitlines()[1]
+        assert headline.startswith("— past the model's maximum context (8k)")
+        assert "memory alone at 16k" in verdict
+        await pilot.press("e", *"8k", "enter")
+        await settle(pilot)
+        verdict = str(app.screen.query_one("#verdict", Static).render())
+        assert "past the model's maximum context" not in verdict
+
+
 async def test_runtime_switch_adapts_settings(app_factory, settle) -> None:
     app = app_factory()
     async with app.run_test(size=SIZE) as pilot:

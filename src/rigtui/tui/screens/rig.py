@@ -138,7 +138,12 @@ class RigScreen(SettingsActions, ExplorerScreen):
             text.append(f"Setting refers to a missing catalog entry: {exc}\n", style="red")
         if workload is not None:
             model = workload.model
-            render_fit(text, core.fit(rig, workload), f"{model.name} · {workload.quant.name} · {settings.context:,} ctx")
+            render_fit(
+                text,
+                core.fit(rig, workload),
+                f"{model.name} · {workload.quant.name} · {settings.context:,} ctx",
+                model.max_context,
+            )
             verdict = core.verdict(rig, workload)
             if isinstance(verdict, Failed):
                 # Without the verdict rules, show the facts the other core modules give.

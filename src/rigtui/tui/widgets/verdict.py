@@ -45,7 +45,18 @@ def bullet(text: Text, message: str, style: str = "") -> None:
     text.append(message + "\n", style="")
 
 
-def render_fit(text: Text, result: FitResult | Failed | None, title: str) -> None:
+CONTEXT_ABOVE_MAX = "context-above-model-max"
+"""Core warning code for a context longer than the model was trained for."""
+
+
+def render_fit(
+    text: Text, result: FitResult | Failed | None, title: str, model_max_context: int | None = None
+) -> None:
+    """Append the fit headline, speeds and warnings; a context past ``model_max_context`` leads.
+
+    The fit matrix marks such a context "—", so the headline says so too and the memory fit
+    follows as a secondary line.
+    """
     heading(text, title)
     if result is None:
         text.append("computing…\n", style="dim")
@@ -54,8 +65,17 @@ def render_fit(text: Text, result: FitResult | Failed | None, title: str) -> Non
         text.append(f"○ cannot place: {result.message}\n", style="red")
         return
     kind = fit_class(result)
-    text.append(f"{FIT_MARK[kind]} {FIT_WORDS[kind]}", style=f"bold {FIT_STYLE[kind]}")
-    text.append(f" · {result.split} split\n")
+    above_max = any(w.code == CONTEXT_ABOVE_MAX for w in result.warnings) or (
+        model_max_context is not None and result.context > model_max_context
+    )
+    if above_max:
+        limit = f" ({context_label(model_max_context)})" if model_max_context else ""
+        text.append(f"— past the model's maximum context{limit}", style="bold yellow")
+        text.append(f" · {result.split} split\n")
+        text.append(f"  memory alone at {context_label(result.context)}: {FIT_MARK[kind]} {FIT_WORDS[kind]}\n")
+    else:
+        text.append(f"{FIT_MARK[kind]} {FIT_WORDS[kind]}", style=f"bold {FIT_STYLE[kind]}")
+        text.append(f" · {result.split} split\n")
     if not result.fits and result.short_device:
         text.append(f"  {result.short_device} is short by {gib(result.short_by_bytes)}\n", style="red")
     if result.decode is not None:
