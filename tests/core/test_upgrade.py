@@ -108,7 +108,9 @@ def test_missing_resale_counts_zero_and_says_so():
     option = UpgradeOption("swap", "swap", "", sell=(1,), buy=("rtx-4090",))
     figures = evaluate_option(MIXED, option, settings(prices=book))
     assert figures.net_cost.expected == 1400
-    assert any("resale counts as 0" in n and "RTX 3090=AMOUNT:used" in n for n in figures.price_notes)
+    assert figures.unpriced_sales == ("rtx-3090",)
+    assert any("not counted" in n and "RTX 3090=AMOUNT:used" in n for n in figures.price_notes)
+    assert any("upper bound" in n for n in figures.price_notes)
 
 
 def test_missing_purchase_price_leaves_cost_unknown():

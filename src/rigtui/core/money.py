@@ -170,6 +170,15 @@ class PriceBook:
             f"pass --price '{name}=AMOUNT:{condition}'."
         )
 
+    def unpriced_resale_message(self, gpu: str, name: str) -> str:
+        """Return the sentence that says a sold card's resale is left out of the net cost, and how to supply it."""
+        others = self.other_currencies(gpu)
+        elsewhere = f" (the catalog has it in {', '.join(others)}; rigtui does not convert currencies)" if others else ""
+        return (
+            f"Resale of {name} not counted: no used {self.currency} price{elsewhere}; "
+            f"pass --price '{name}=AMOUNT:used'. The net cost is an upper bound."
+        )
+
 
 def range_of(quotes: Iterable[Quote], currency: str) -> MoneyRange:
     """Return the summed range of several quotes."""

@@ -359,16 +359,16 @@ def _layer_split_fits(figures: OptionFigures) -> bool:
 
 def _optimistic_of(key: tuple, goal: Goal) -> tuple:
     """Map a computed rank key onto the scale of the bounds, to compare the k-th best with a bound."""
-    eligible, *rest = key
-    if eligible:
-        return (math.inf, math.inf)
     if goal == "largest":
-        return (rest[0], rest[1])
+        eligible, neg_params, cost, _ = key
+        return (math.inf, math.inf) if eligible else (neg_params, cost)
     if goal == "fastest":
-        fits, neg_decode, cost = rest
+        eligible, fits, neg_decode, cost = key
+        if eligible:
+            return (math.inf, math.inf)
         return (neg_decode, cost) if fits == 0 else (0.0, math.inf)
-    tier, per, _ = rest
-    return (per, math.inf) if tier == 0 else (math.inf, math.inf)
+    eligible, fits, tier, per, _, _ = key
+    return (per, math.inf) if fits == 0 and not eligible and tier == 0 else (math.inf, math.inf)
 
 
 def shop(

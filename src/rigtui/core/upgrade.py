@@ -114,6 +114,9 @@ class OptionFigures:
     rank: int = 0
     rank_reason: str = ""
     notes: tuple[str, ...] = ()
+    unpriced_sales: tuple[str, ...] = ()
+    """GPU ids sold that have no used price in the currency; ``net_cost`` then leaves their
+    resale out and is an upper bound."""
 
     @property
     def currency(self) -> str:
@@ -233,6 +236,27 @@ def _ordinal(n: int) -> str:
     return {1: "a second", 2: "a third", 3: "a fourth"}.get(n, "another")
 
 
+# Letters whose spoken name starts with a vowel sound ("an RTX", "an A100", "an MI300X").
+_VOWEL_SOUND_LETTERS = set("AEFHILMNORSX")
+
+
+def with_article(name: str) -> str:
+    """Prefix a card name with "a" or "an" by the sound of its first word.
+
+    A first word in capitals or with digits is read letter by letter ("an RTX PRO 6000",
+    "an A100", "a GTX 1080"); any other word goes by its first letter ("a GeForce", "an Instinct").
+    """
+    first = name.split(" ", 1)[0]
+    if not first:
+        return name
+    spelled = first.isupper() or any(ch.isdigit() for ch in first)
+    if spelled:
+        vowel = first[0].upper() in _VOWEL_SOUND_LETTERS
+    else:
+        vowel = first[0].lower() in "aeio"
+    return f"{'an' if vowel else 'a'} {name}"
+
+
 def upgrade_options(
     rig: Rig,
     candidates: Iterable[str],
@@ -265,7 +289,7 @@ def upgrade_options(
     if n < max_cards:
         for gpu_id in list(dict.fromkeys(distinct + candidate_ids)):
             copies = current.count(gpu_id)
-            title = f"Add {_ordinal(copies)} {gpus[gpu_id].name}" if copies else f"Add an {gpus[gpu_id].name}"
+            title = f"Add {_ordinal(copies)} {gpus[gpu_id].name}" if copies else f"Add {with_article(gpus[gpu_id].name)}"
             options.append(UpgradeOption(f"add:{gpu_id}", "add", title, buy=(gpu_id,)))
 
     everything = tuple(range(n))
@@ -287,7 +311,25 @@ def upgrade_options(
             with_bridges.append(
                 replace(option, id=option.id + "+nvlink", title=option.title + ", with an NVLink bridge", nvlink=True)
             )
-    return tuple(options + with_bridges)
+    return _distinct_outcomes(rig, options + with_bridges, gpus)
+
+
+def _distinct_outcomes(rig: Rig, options: list[UpgradeOption], gpus: Mapping[str, GpuSpec]) -> tuple[UpgradeOption, ...]:
+    """Keep one option per resulting rig: the same cards in any order, bridged or not.
+
+    Selling a card and buying the same model back only adds two transactions, so among options
+    that end in the same cards the one with the fewest cards sold and bought stays, and on a
+    tie the first generated (keep, swap and add come before replace).
+    """
+    chosen: dict[tuple, UpgradeOption] = {}
+    for option in options:
+        result = build_rig(rig, option, gpus)
+        outcome = (tuple(sorted(g.spec.id for g in result.gpus)), bool(result.nvlink_pairs))
+        known = chosen.get(outcome)
+        if known is None or len(option.sell) + len(option.buy) < len(known.sell) + len(known.buy):
+            chosen[outcome] = option
+    kept = set(id(o) for o in chosen.values())
+    return tuple(o for o in options if id(o) in kept)
 
 
 def transition_option(rig: Rig, target: Iterable[str], gpus: Mapping[str, GpuSpec], nvlink: bool = False) -> UpgradeOption:
@@ -310,7 +352,7 @@ def transition_option(rig: Rig, target: Iterable[str], gpus: Mapping[str, GpuSpe
 
 
 def _price_option(rig: Rig, option: UpgradeOption, settings: UpgradeSettings) -> tuple[
-    MoneyRange | None, tuple[Quote, ...], tuple[Quote, ...], tuple[str, ...], tuple[str, ...]
+    MoneyRange | None, tuple[Quote, ...], tuple[Quote, ...], tuple[str, ...], tuple[str, ...], tuple[str, ...]
 ]:
     book = settings.prices
     notes: list[str] = []
@@ -325,18 +367,18 @@ def _price_option(rig: Rig, option: UpgradeOption, settings: UpgradeSettings) ->
         else:
             purchases.append(quote)
     sales: list[Quote] = []
+    unpriced_sales: list[str] = []
     for index in option.sell:
         spec = rig.gpus[index].spec
         quote = book.sell_quote(spec.id)
         if quote is None:
-            notes.append(
-                book.missing_message(spec.id, spec.name, "used").replace(":", ", so its resale counts as 0:", 1)
-            )
+            unpriced_sales.append(spec.id)
+            notes.append(book.unpriced_resale_message(spec.id, spec.name))
         else:
             sales.append(quote)
     stale = tuple(dict.fromkeys(q.gpu for q in purchases + sales if q.stale))
     if unpriced:
-        return None, tuple(purchases), tuple(sales), tuple(notes), stale
+        return None, tuple(purchases), tuple(sales), tuple(notes), stale, tuple(unpriced_sales)
     cost = MoneyRange.zero(book.currency)
     for quote in purchases:
         cost = cost + MoneyRange(quote.low, quote.expected, quote.high, book.currency)
@@ -348,7 +390,7 @@ def _price_option(rig: Rig, option: UpgradeOption, settings: UpgradeSettings) ->
             cost = cost + MoneyRange(bridge, bridge, bridge, book.currency)
         else:
             notes.append("The NVLink bridge has no price in the catalog and is not counted: pass --price 'nvlink-bridge=AMOUNT'.")
-    return cost, tuple(purchases), tuple(sales), tuple(notes), stale
+    return cost, tuple(purchases), tuple(sales), tuple(notes), stale, tuple(unpriced_sales)
 
 
 def _slots_needed(rig: Rig) -> float | None:
@@ -389,7 +431,7 @@ def evaluate_option(
             cache[("largest", key)] = largest_fitting_models(new_rig, settings.target, settings.models, settings.evaluate)
         largest = cache[("largest", key)]
 
-    cost, purchases, sales, price_notes, stale = _price_option(rig, option, settings)
+    cost, purchases, sales, price_notes, stale, unpriced_sales = _price_option(rig, option, settings)
     target_fits = fits_on_gpus(result, settings.target.model)
     decode = result.decode if result is not None and result.fits else None
     prefill = result.prefill if result is not None and result.fits else None
@@ -430,6 +472,7 @@ def evaluate_option(
         tco_12_months=tco,
         within_budget=within,
         stale_prices=stale,
+        unpriced_sales=unpriced_sales,
     )
 
 
@@ -449,17 +492,25 @@ def _gain(figures: OptionFigures, baseline_tps: float) -> float:
 
 
 def rank_key(figures: OptionFigures, goal: Goal, baseline_tps: float) -> tuple:
-    """Return the sort key that ``rank_options`` orders by: smaller ranks first."""
+    """Return the sort key that ``rank_options`` orders by: smaller ranks first.
+
+    Options over budget or without a price rank last. Among the others, for "fastest" and
+    "value", an option where the target does not fit on the GPUs ranks after every option
+    where it fits.
+    """
     cost = figures.net_cost.expected if figures.net_cost is not None else math.inf
     eligible = 0 if figures.within_budget is not False and figures.net_cost is not None else 1
     if goal == "largest":
         return (eligible, -_largest_params(figures), cost, -decode_of(figures))
+    fits = 0 if figures.target_fits else 1
     if goal == "fastest":
-        return (eligible, 0 if figures.target_fits else 1, -decode_of(figures), cost)
+        return (eligible, fits, -decode_of(figures), cost)
     gain = _gain(figures, baseline_tps)
     if figures.target_fits and gain > 0 and figures.net_cost is not None:
-        return (eligible, 0, max(cost, 0.0) / gain, -gain)
-    return (eligible, 1, cost, -decode_of(figures))
+        # An option that pays money back and gains speed costs nothing per token/s; among
+        # those, the one that pays back the most ranks first.
+        return (eligible, fits, 0, max(cost, 0.0) / gain, min(cost, 0.0), -gain)
+    return (eligible, fits, 1, cost, 0.0, -decode_of(figures))
 
 
 def _reason(figures: OptionFigures, goal: Goal, baseline_tps: float, model: ModelSpec) -> str:
@@ -468,6 +519,8 @@ def _reason(figures: OptionFigures, goal: Goal, baseline_tps: float, model: Mode
     if figures.net_cost is None:
         return "unranked: a card it needs has no price"
     spent = format_money(figures.net_cost.expected, currency)
+    if figures.unpriced_sales:
+        spent = "at most " + spent
     if figures.within_budget is False:
         return f"over budget: costs {spent} net"
     if goal == "largest":
@@ -483,8 +536,18 @@ def _reason(figures: OptionFigures, goal: Goal, baseline_tps: float, model: Mode
     gain = _gain(figures, baseline_tps)
     if gain <= 0:
         return f"no gain over the current {baseline_tps:.1f} tokens/s on {model.name}"
-    per = format_money(max(figures.net_cost.expected, 0.0) / gain, currency)
+    net = figures.net_cost.expected
+    if net < 0 and not figures.unpriced_sales:
+        return f"gains {format_money(-net, currency)} and +{gain:.1f} tokens/s on {model.name}: resale exceeds purchases"
+    per = _format_rate(max(net, 0.0) / gain, currency)
     return f"{per} per token/s gained: {spent} net for +{gain:.1f} tokens/s on {model.name}"
+
+
+def _format_rate(amount: float, currency: str) -> str:
+    """Format a cost per token/s, with cents below 10 so that a small rate does not read as 0."""
+    if 0 < amount < 10:
+        return f"{amount:,.2f} {currency}"
+    return format_money(amount, currency)
 
 
 def rank_options(
