@@ -99,3 +99,29 @@ def test_shop_json_stays_in_budget(capsys) -> None:
 def test_shop_sell_current_needs_gpu(capsys) -> None:
     assert main(["shop", "--budget", "1000", "--target-model", "llama-3.1-8b", "--sell-current"]) == 2
     assert "--sell-current needs" in capsys.readouterr().err
+
+
+def test_upgrade_table_fits_80_columns(capsys, monkeypatch) -> None:
+    data = _json(capsys, ["upgrade", *MIXED, *TARGET])
+    monkeypatch.setenv("COLUMNS", "80")
+    assert main(["upgrade", *MIXED, *TARGET]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert all(len(line.rstrip()) <= 80 for line in lines)
+    for option in data["options"]:
+        # Every title that fits beside its rank reads on one line, and its figures follow it.
+        if len(option["title"]) <= 75:
+            index = next(i for i, line in enumerate(lines) if line.strip() == f"{option['rank']}. {option['title']}")
+            assert "GiB" in lines[index + 1]
+    assert len(lines) < 3 * (len(data["options"]) + len(data["comparison"])) + 15
+
+
+def test_upgrade_unknown_resale_is_upper_bound(capsys) -> None:
+    data = _json(capsys, ["upgrade", *MIXED, *TARGET, "--currency", "EUR", "--price", "RTX 5090=1800"])
+    option = next(o for o in data["options"] if o["id"] == "replace:2:rtx-5090")
+    assert option["net_cost"]["expected"] == 3600
+    assert option["net_cost"]["upper_bound"] is True
+    messages = " ".join(w["message"] for w in option["warnings"])
+    assert "Resale of GeForce RTX 4090 not counted: no used EUR price" in messages
+    assert "at most 3,600 EUR" in option["reason"]
+    assert main(["upgrade", *MIXED, *TARGET, "--currency", "EUR", "--price", "RTX 5090=1800"]) == 0
+    assert "≤ 3,600" in capsys.readouterr().out

@@ -182,6 +182,7 @@ def money_json(figures) -> dict[str, Any] | None:
         "currency": cost.currency,
         "as_of": min(dates).isoformat() if dates else None,
         "stale": bool(figures.stale_prices),
+        "upper_bound": bool(figures.unpriced_sales),
     }
 
 
@@ -252,35 +253,67 @@ def _money(amount: float | None, currency: str) -> str:
     return "—" if amount is None else format_money(amount, currency)
 
 
+# Figure columns of the text table, each (header, width). The option's title takes its own line
+# above its figures, and the largest model takes what is left of the line, so a row fits 80 columns.
+_RANK_WIDTH = 3
+
+
+def _figure_columns(currency: str, with_tco: bool) -> list[tuple[str, int]]:
+    columns = [(f"net {currency}", 11), ("VRAM", 7), ("decode", 6), (f"{currency}/tok/s", 9), ("power", 11)]
+    if with_tco:
+        columns.append((f"12-mo {currency}", 9))
+    return columns
+
+
+def _figure_cells(f, with_tco: bool) -> list[str]:
+    if f.net_cost is None:
+        cost = "no price"
+    else:
+        cost = ("≤ " if f.unpriced_sales else "") + f"{f.net_cost.expected:,.0f}" + (" *" if f.stale_prices else "")
+    cells = [
+        cost,
+        f"{f.usable_vram_bytes / (1 << 30):.0f} GiB",
+        f"{f.decode.expected:.1f}" if f.decode and f.target_fits else "no fit",
+        # A rig that runs the target partly on the CPU has a speed, but no per-token/s cost worth comparing.
+        "—" if f.cost_per_token_s is None or not f.target_fits else f"{f.cost_per_token_s:,.0f}",
+        f"{f.power.sustained_w} W" + (" PSU!" if f.psu_upgrade_needed else ""),
+    ]
+    if with_tco:
+        cells.append("—" if f.tco_12_months is None else f"{f.tco_12_months.expected:,.0f}")
+    return cells
+
+
 def print_options(title: str, options, currency: str, show_reason: bool = True) -> None:
-    """Print options as a table: cost, memory, largest model, speed, power."""
+    """Print options two lines each: the rank and title, then cost, memory, speed, power and the largest model."""
     from rich.console import Console
-    from rich.markup import escape
     from rich.table import Table
+    from rich.text import Text
 
     console = Console()
-    table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
-    for column in ("#", "option", "net cost", "VRAM", "largest", "decode", f"{currency}/tok/s", "power", "12-mo"):
-        table.add_column(column, justify="left" if column in ("option", "largest") else "right")
+    # 12-month cost equals the net cost unless an electricity price adds running cost.
+    with_tco = any(f.electricity_per_year is not None for f in options)
+    columns = _figure_columns(currency, with_tco)
+    used = _RANK_WIDTH + 1 + sum(width + 2 for _, width in columns)
+    largest_width = max(console.width - used, 10)
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(justify="right", width=_RANK_WIDTH)
+    grid.add_column()
+    header = "  ".join(label.rjust(width) for label, width in columns) + "  largest"
+    grid.add_row("", Text(header, style="dim", no_wrap=True, overflow="ellipsis"))
     for f in options:
-        cost = "—" if f.net_cost is None else _money(f.net_cost.expected, currency) + (" *" if f.stale_prices else "")
-        decode = f"{f.decode.expected:.1f}" if f.decode and f.target_fits else "no fit"
-        power = f"{f.power.sustained_w} W" + (" PSU!" if f.psu_upgrade_needed else "")
-        table.add_row(
-            str(f.rank or ""),
-            escape(f.option.title),
-            cost,
-            f"{f.usable_vram_bytes / (1 << 30):.0f} GiB",
-            escape(f.largest_models[0].name) if f.largest_models else "—",
-            decode,
-            "—" if f.cost_per_token_s is None else f"{f.cost_per_token_s:,.0f}",
-            power,
-            "—" if f.tco_12_months is None else _money(f.tco_12_months.expected, currency),
-        )
-    console.print(table)
+        # A long title wraps under itself, clear of the rank.
+        grid.add_row(f"{f.rank}." if f.rank else "", Text(f.option.title))
+        cells = _figure_cells(f, with_tco)
+        largest = f.largest_models[0].name if f.largest_models else "—"
+        if len(largest) > largest_width:
+            largest = largest[: largest_width - 1] + "…"
+        line = "  ".join(cell.rjust(width) for cell, (_, width) in zip(cells, columns)) + "  " + largest
+        grid.add_row("", Text(line, no_wrap=True, overflow="ellipsis"))
+    console.print(title, markup=False, style="bold")
+    console.print(grid)
     if show_reason:
         for f in options[:5]:
-            console.print(f"[dim]{f.rank}. {escape(f.option.title)}: {escape(f.rank_reason)}[/dim]")
+            console.print(f"{f.rank}. {f.rank_reason}", markup=False, style="dim")
 
 
 def print_plan(plan, settings, comparison) -> None:

@@ -48,7 +48,8 @@ def option_row(figures: OptionFigures, wide: bool = True) -> list[Text]:
     if figures.net_cost is None:
         cost = Text("no price", style="dim")
     else:
-        cost = Text(_money(figures.net_cost.expected, currency))
+        bound = "≤ " if figures.unpriced_sales else ""
+        cost = Text(bound + _money(figures.net_cost.expected, currency))
         if figures.stale_prices:
             cost.append(" *", style="yellow")
         if figures.within_budget is False:
@@ -89,7 +90,9 @@ def option_detail(figures: OptionFigures, settings: UpgradeSettings) -> Text:
     text.append("Cards: " + " + ".join(g.name for g in figures.rig.gpus) + ("  (NVLink)" if figures.rig.nvlink_pairs else "") + "\n")
     if figures.net_cost is not None:
         cost = figures.net_cost
-        text.append(f"Net cost {_money(cost.expected, currency)} ({_money(cost.low, currency)} to {_money(cost.high, currency)})\n")
+        bound = "at most " if figures.unpriced_sales else ""
+        text.append(f"Net cost {bound}{_money(cost.expected, currency)} "
+                    f"({_money(cost.low, currency)} to {_money(cost.high, currency)})\n")
     for quote in figures.purchases:
         when = quote.as_of.isoformat() if quote.as_of else "your price"
         text.append(f"  buy {_name(settings, quote.gpu)} {quote.condition}: {_money(quote.expected, currency)}, as of {when}")
