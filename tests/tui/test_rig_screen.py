@@ -290,3 +290,56 @@ async def test_gpu_table_shows_edits(app_factory, settle) -> None:
         table = app.screen.query_one(GpuTable)
         assert str(table.get_cell("1", "slot")) == "chipset"
         assert isinstance(table, DataTable)
+
+
+def _unknown_card_app(app_factory, catalog) -> Any:
+    """An app on the 'unknown-card' demo: GPU 0 matched, GPU 1 not in the catalog."""
+    from rigtui.hardware import FakeSource, detect_rig
+
+    source = FakeSource("unknown-card")
+    detected = detect_rig(source.info(), catalog, catalog.oses["ubuntu-24.04"])
+    assert len(detected.rig.gpus) == 1
+    assert len(detected.unmatched) == 1
+    return app_factory(rig=detected.rig, unmatched=detected.unmatched), detected.unmatched[0]
+
+
+async def test_unknown_card_listed_and_identified(app_factory, catalog, settle) -> None:
+    app, unknown = _unknown_card_app(app_factory, catalog)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(GpuTable)
+        assert table.row_count == 2
+        name_cell = str(table.get_row_at(1)[1])
+        assert "NVIDIA Graphics Device" in name_cell
+        assert "unknown" in name_cell
+
+        await pilot.press("down", "x")
+        assert len(app.state.rig.gpus) == 1
+        assert any("press i" in n for n in notes(app))
+
+        await pilot.press("enter")
+        assert isinstance(app.screen, Picker)
+        assert "GPU 1" in app.screen.title_text
+        await pilot.press(*"rtx 3090", "enter")
+        await settle(pilot)
+        assert [g.spec.id for g in app.state.rig.gpus] == [app.state.rig.gpus[0].spec.id, "rtx-3090"]
+        added = app.state.rig.gpus[1]
+        assert added.uuid == unknown.info.uuid
+        assert 0 < added.used_bytes <= unknown.info.mem_used_bytes
+        assert added.pcie_gen == min(unknown.info.pcie_gen_max, added.spec.pcie_gen)
+        assert added.pcie_lanes == min(unknown.info.pcie_width_max, added.spec.pcie_lanes)
+        assert app.screen.query_one(GpuTable).row_count == 2
+
+        await pilot.press("u")
+        await settle(pilot)
+        assert len(app.state.rig.gpus) == 1
+        assert app.screen.query_one(GpuTable).row_count == 2
+
+
+async def test_identify_key_without_unknown_cards(app_factory, settle) -> None:
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("i")
+        assert isinstance(app.screen, RigScreen)
+        assert any("Every detected card is in the catalog" in n for n in notes(app))

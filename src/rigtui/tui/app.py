@@ -98,6 +98,7 @@ class RigApp(App[None]):
         notices: Sequence[tuple[str, str]] = (),
         rigs_folder: Path | None = None,
         origin: str | None = None,
+        unmatched: Sequence[Any] = (),
     ) -> None:
         """Build the app from a loaded catalog, or from ``load``, which runs in a worker after the first paint."""
         if (catalog is None) == (load is None):
@@ -109,6 +110,8 @@ class RigApp(App[None]):
         self.source = source
         self.rigs_folder = rigs_folder
         self.notices: list[tuple[str, str]] = list(notices)
+        self.unmatched: list[Any] = list(unmatched)
+        """Detected cards that no catalog entry matches (``UnmatchedGpu``), offered on the Rig screen."""
         self._too_small: Screen[None] | None = None
         if catalog is not None:
             self._install(catalog, rig, settings, origin or ("Example rig: no GPU was detected" if rig is None else "Rig"))
@@ -198,6 +201,7 @@ class RigApp(App[None]):
     def _started(self, startup: "Startup") -> None:
         self.source = startup.source
         self.notices.extend(startup.notices)
+        self.unmatched = list(startup.unmatched)
         self._install(startup.catalog, startup.rig, startup.settings, startup.origin or "Rig")
         self.switch_mode("rig")
         self._show_notices()
@@ -402,6 +406,7 @@ def make_app(
     notices: Sequence[tuple[str, str]] = (),
     rigs_folder: Path | None = None,
     origin: str | None = None,
+    unmatched: Sequence[Any] = (),
 ) -> RigApp:
     """Build the app from explicit inputs; the CLI and the tests both use this.
 
@@ -413,7 +418,16 @@ def make_app(
         notices: (title, message) pairs shown as notifications once the app starts.
         rigs_folder: where named rigs are saved; None means the user's data folder.
         origin: a line saying where the rig came from (detected, saved, example).
+        unmatched: detected cards no catalog entry matches (``UnmatchedGpu``); the Rig screen
+            lists them and lets the user pick their catalog entry.
     """
     return RigApp(
-        catalog, source=source, rig=rig, settings=settings, notices=notices, rigs_folder=rigs_folder, origin=origin
+        catalog,
+        source=source,
+        rig=rig,
+        settings=settings,
+        notices=notices,
+        rigs_folder=rigs_folder,
+        origin=origin,
+        unmatched=unmatched,
     )

@@ -55,6 +55,13 @@ def add_gpu(rig: Rig, spec: GpuSpec) -> Rig:
     return replace(rig, gpus=rig.gpus + (gpu,))
 
 
+def append_gpu(rig: Rig, gpu: RigGpu) -> Rig:
+    """Append a card as given, such as a detected card once its catalog entry is known."""
+    if len(rig.gpus) >= MAX_GPUS:
+        raise ValueError(f"a rig holds at most {MAX_GPUS} GPUs")
+    return replace(rig, gpus=rig.gpus + (gpu,))
+
+
 def remove_gpu(rig: Rig, index: int) -> Rig:
     """Remove the card at ``index``."""
     gpus = rig.gpus[:index] + rig.gpus[index + 1 :]

@@ -26,6 +26,29 @@ SETTING_VALUE_WIDTH = 20
 SETTING_VALUE_WIDE = 30
 
 
+def identified_gpu(info: Any, spec: Any, os_spec: Any) -> Any:
+    """Build the rig card for a detected card the user matched to ``spec`` by hand.
+
+    The slot's PCIe link and the memory other processes use come from detection, as they do
+    for cards the catalog matched on its own.
+    """
+    # The detection module owns the rule for memory in use, so the rule is reused, not copied.
+    from rigtui.hardware.detect import _used_bytes
+    from rigtui.core.rig import RigGpu
+
+    desktop = bool(info.display_active) or any(p.kind == "graphics" for p in info.processes)
+    return RigGpu(
+        spec=spec,
+        # The picked entry may be a guess, so the link is capped at what that card supports.
+        pcie_gen=min(info.pcie_gen_max or spec.pcie_gen, spec.pcie_gen),
+        pcie_lanes=min(info.pcie_width_max or spec.pcie_lanes, spec.pcie_lanes),
+        via_chipset=bool(info.via_chipset),
+        used_bytes=_used_bytes(info, desktop, os_spec, []),
+        desktop=desktop,
+        uuid=info.uuid or None,
+    )
+
+
 class GpuTable(DataTable[Any]):
     """The rig's cards in slot order; its keys edit the card under the cursor."""
 
@@ -40,6 +63,8 @@ class GpuTable(DataTable[Any]):
         Binding("c", "screen.toggle_chipset", "Chipset", id="toggle-chipset", tooltip="Slot on chipset or CPU lanes"),
         Binding("m", "screen.set_used", "In use", id="set-used", tooltip="Memory other programs already use"),
         Binding("n", "screen.toggle_nvlink", "NVLink", id="toggle-nvlink", tooltip="Bridge this card to the next"),
+        Binding("i", "screen.identify_gpu", "Identify", id="identify-gpu",
+                tooltip="Pick the catalog entry for a detected card marked unknown"),
     ]
 
 
@@ -108,8 +133,20 @@ class RigScreen(SettingsActions, ExplorerScreen):
                 " ".join(role) or "–",
                 key=str(i),
             )
-        if rig.gpus:
-            table.move_cursor(row=min(row, len(rig.gpus) - 1))
+        for unknown in self.unknown_gpus():
+            info = unknown.info
+            table.add_row(
+                Text(f"?{info.index}", style="yellow"),
+                Text(f"{info.name} (unknown)", style="yellow", overflow="ellipsis", no_wrap=True),
+                gib(info.mem_total_bytes, 0),
+                pcie_label(info.pcie_gen_max, info.pcie_width_max) if info.pcie_gen_max and info.pcie_width_max else "–",
+                "–",
+                gib_bare(info.mem_used_bytes) if info.mem_used_bytes else "–",
+                Text("press i", style="yellow"),
+                key=f"unknown-{info.index}",
+            )
+        if table.row_count:
+            table.move_cursor(row=min(row, table.row_count - 1))
         self._draw_settings()
         self.query_one("#verdict", Static).update(Text("computing…", style="dim"))
         self._compute_verdict(rig, state.settings)
@@ -168,6 +205,33 @@ class RigScreen(SettingsActions, ExplorerScreen):
             return None
         return min(self.query_one(GpuTable).cursor_row, len(rig.gpus) - 1)
 
+    def unknown_gpus(self) -> list[Any]:
+        """Return the detected cards without a catalog entry that are not in the rig yet.
+
+        A card leaves the list once its UUID is in the rig, so undoing the identification
+        lists it again.
+        """
+        in_rig = {gpu.uuid for gpu in self.rig_app.state.rig.gpus if gpu.uuid}
+        return [u for u in self.rig_app.unmatched if not (u.info.uuid and u.info.uuid in in_rig)]
+
+    def _unknown_at_cursor(self) -> Any | None:
+        """Return the unknown card under the cursor, or None when the cursor is on a rig card."""
+        offset = self.query_one(GpuTable).cursor_row - len(self.rig_app.state.rig.gpus)
+        unknown = self.unknown_gpus()
+        return unknown[offset] if 0 <= offset < len(unknown) else None
+
+    def _reject_unknown(self) -> bool:
+        """Notify and return True when the cursor is on an unknown card, which card edits skip."""
+        unknown = self._unknown_at_cursor()
+        if unknown is None:
+            return False
+        self.notify(
+            f"GPU {unknown.info.index} is not in the catalog yet; press i to pick its catalog entry first.",
+            severity="warning",
+            markup=False,
+        )
+        return True
+
     def _edit(self, change: Any, description: str) -> None:
         try:
             rig = change(self.rig_app.state.rig)
@@ -191,6 +255,8 @@ class RigScreen(SettingsActions, ExplorerScreen):
             table.move_cursor(row=table.row_count - 1)
 
     def _card_edit(self, make: Any, verb: str) -> None:
+        if self._reject_unknown():
+            return
         index = self.selected
         if index is None:
             self.notify("The rig has no cards; add one with a.", severity="warning")
@@ -199,6 +265,8 @@ class RigScreen(SettingsActions, ExplorerScreen):
         self._edit(lambda rig: make(rig, index), f"{verb} GPU {index} ({name})")
 
     def action_remove_gpu(self) -> None:
+        if self._reject_unknown():
+            return
         if len(self.rig_app.state.rig.gpus) <= 1:
             self.notify("A rig needs at least one card; add another before removing this one.", severity="warning")
             return
@@ -208,6 +276,8 @@ class RigScreen(SettingsActions, ExplorerScreen):
         self._card_edit(edits.duplicate_gpu, "duplicate")
 
     def action_count(self, step: int) -> None:
+        if self._reject_unknown():
+            return
         index = self.selected
         if index is None:
             return
@@ -244,6 +314,8 @@ class RigScreen(SettingsActions, ExplorerScreen):
         self._card_edit(edits.toggle_nvlink, "toggle NVLink bridge of")
 
     def action_set_used(self) -> None:
+        if self._reject_unknown():
+            return
         index = self.selected
         if index is None:
             return
@@ -262,8 +334,37 @@ class RigScreen(SettingsActions, ExplorerScreen):
             chosen,
         )
 
+    def action_identify_gpu(self) -> None:
+        unknown = self._unknown_at_cursor() or next(iter(self.unknown_gpus()), None)
+        if unknown is None:
+            self.notify("Every detected card is in the catalog; press a to add another card.", severity="information")
+            return
+        info = unknown.info
+        catalog = self.rig_app.catalog
+        suggested = [g for g in sorted(catalog.gpus.values(), key=lambda g: (g.vendor, g.name))
+                     if g.name in unknown.suggestions]
+        others = [g for g in sorted(catalog.gpus.values(), key=lambda g: (g.vendor, g.name)) if g not in suggested]
+        choices = [
+            Choice(g.id, g.name, f"{gib(g.memory_bytes, 0)} · {g.bandwidth_gbs:.0f} GB/s · {g.tdp_w} W")
+            for g in suggested + others
+        ]
+        title = f"Catalog entry for GPU {info.index} ({info.name}, {gib(info.mem_total_bytes, 1)})"
+        self.app.push_screen(Picker(title, choices), lambda gpu_id: self._identify_chosen(unknown, gpu_id))
+
+    def _identify_chosen(self, unknown: Any, gpu_id: str | None) -> None:
+        if not gpu_id:
+            return
+        spec = self.rig_app.catalog.gpus[gpu_id]
+        gpu = identified_gpu(unknown.info, spec, self.rig_app.state.rig.os)
+        self._edit(lambda rig: edits.append_gpu(rig, gpu), f"add detected GPU {unknown.info.index} as {spec.name}")
+        table = self.query_one(GpuTable)
+        table.move_cursor(row=len(self.rig_app.state.rig.gpus) - 1)
+
     @on(DataTable.RowSelected, "#gpus")
     def _gpu_selected(self) -> None:
+        if self._unknown_at_cursor() is not None:
+            self.action_identify_gpu()
+            return
         self.action_set_used()
 
     @on(DataTable.RowSelected, "#settings")
