@@ -82,3 +82,13 @@ def test_fit_invalid_input_exits_2(capsys, extra, expected) -> None:
 def test_fit_unknown_model_suggests(capsys) -> None:
     assert main(["fit", "--gpu", "RTX 3090", "--model", "lama-3.1-70"]) == 2
     assert "Llama 3.1 70B" in capsys.readouterr().err
+
+
+def test_fit_split_runtime_lacks_exits_2(capsys) -> None:
+    argv = ["fit", "--gpu", "RTX 4090", "--gpu", "RTX 3090", "--model", "llama-3.1-8b", "--split", "tensor-parallel"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "llama.cpp" in err
+    assert "tensor-parallel" in err
+    assert "layer, row, tensor" in err

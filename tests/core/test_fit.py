@@ -413,3 +413,11 @@ def test_layer_split_with_zero_counts_runs_on_cpu(catalog) -> None:
     result = placement.build_layer_split(rig, workload, placement.LayerPlan((0,), (0,)))
     assert result.n_gpu_layers == 0
     assert next(d for d in result.devices if d.kind == "cpu").layers == 32
+
+
+def test_plan_rejects_split_runtime_lacks(catalog) -> None:
+    rig = make_rig(catalog, "RTX 4090", "RTX 3090")
+    with pytest.raises(ValueError, match="pipeline-parallel"):
+        plan(rig, make_workload(catalog, "llama-3.1-8b"), "pipeline-parallel")
+    with pytest.raises(ValueError, match="row"):
+        fit(rig, make_workload(catalog, "llama-3.1-8b", runtime="ollama", split="row"))

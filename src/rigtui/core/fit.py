@@ -15,7 +15,7 @@ from dataclasses import replace
 from rigtui.core import memory, placement as pl
 from rigtui.core.launch import launch_values, render_launch
 from rigtui.core.results import DeviceUsage, FitResult, Warning_
-from rigtui.core.rig import GIB, Rig, Workload
+from rigtui.core.rig import GIB, SPLITS, Rig, Workload
 from rigtui.core.specs import GgmlType, ModelSpec, QuantSpec
 from rigtui.core.speed import estimate_speed
 
@@ -97,11 +97,23 @@ def plan(rig: Rig, workload: Workload, split: str, *, with_max_context: bool = T
     """
     if split == "auto":
         return fit(rig, workload, with_max_context=with_max_context)
+    _check_split_offered(workload, split)
     placement, extra_notes = _place(rig, workload, split, for_speed=True)
     result = _to_result(rig, workload, placement)
     context = max_context_for(rig, workload, split, placement) if result.fits and with_max_context else None
     notes = result.notes + tuple(extra_notes)
     return replace(result, max_context=context, notes=notes)
+
+
+def _check_split_offered(workload: Workload, split: str) -> None:
+    """Raise ValueError when the runtime has no such split strategy."""
+    runtime = workload.runtime
+    if split in runtime.split_strategies:
+        return
+    offered = [s for s in runtime.split_strategies if s in SPLITS]
+    raise ValueError(
+        f"{runtime.name} does not offer the {split} split; use one of: {', '.join(offered)} (or auto)"
+    )
 
 
 def plan_every_card(rig: Rig, workload: Workload) -> FitResult:
