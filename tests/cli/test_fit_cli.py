@@ -92,3 +92,28 @@ def test_fit_split_runtime_lacks_exits_2(capsys) -> None:
     assert "llama.cpp" in err
     assert "tensor-parallel" in err
     assert "layer, row, tensor" in err
+
+
+def test_fit_no_fit_has_no_speed_or_command(capsys) -> None:
+    data = _json(capsys, ["fit", "--gpu", "RTX 4090", "--gpu", "RTX 3090", "--model", "deepseek-v3"])
+    assert data["fits"] is False
+    assert data["decode_tokens_per_s"] is None
+    assert data["prefill_tokens_per_s"] is None
+    assert data["launch_command"] is None
+    assert not any(note.startswith("Chose") for note in data["notes"])
+    assert any("comes closest" in note for note in data["notes"])
+
+
+def test_fit_no_fit_reports_each_short_device(capsys) -> None:
+    data = _json(capsys, ["fit", "--gpu", "RTX 4090", "--gpu", "RTX 3090", "--model", "deepseek-v3", "--split", "row"])
+    shorts = {d["name"]: d["short_by_bytes"] for d in data["devices"]}
+    gpu_names = [d["name"] for d in data["devices"] if d["kind"] == "gpu"]
+    # Row split gives both cards the same share of every matrix, so both are short.
+    assert all(shorts[name] > 0 for name in gpu_names)
+    assert data["short_by_bytes"] == max(shorts.values())
+    assert shorts[data["short_device"]] == data["short_by_bytes"]
+    message = next(w["message"] for w in data["warnings"] if w["code"] == "does-not-fit")
+    for name in gpu_names:
+        assert name in message
+    for device in data["devices"]:
+        assert device["short_by_bytes"] == max(-device["free_bytes"], 0)

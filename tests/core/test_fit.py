@@ -421,3 +421,14 @@ def test_plan_rejects_split_runtime_lacks(catalog) -> None:
         plan(rig, make_workload(catalog, "llama-3.1-8b"), "pipeline-parallel")
     with pytest.raises(ValueError, match="row"):
         fit(rig, make_workload(catalog, "llama-3.1-8b", runtime="ollama", split="row"))
+
+
+def test_no_fit_picks_smallest_shortfall(catalog) -> None:
+    from rigtui.core.fit import total_shortfall
+
+    rig = make_rig(catalog, "RTX 4090", "RTX 3090")
+    result = fit(rig, make_workload(catalog, "deepseek-v3"), with_max_context=False)
+    assert not result.fits
+    assert result.alternatives
+    for other in result.alternatives:
+        assert total_shortfall(result.devices) <= total_shortfall(other.devices)

@@ -100,6 +100,7 @@ def result_to_json(result) -> dict[str, Any]:
                 "reserved_bytes": d.reserved_bytes,
                 "total_bytes": d.total_bytes,
                 "free_bytes": d.free_bytes,
+                "short_by_bytes": max(-d.free_bytes, 0),
                 "layers": d.layers,
                 "expert_layers": d.expert_layers,
                 "holds_output": d.holds_output,

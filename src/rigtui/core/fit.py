@@ -71,14 +71,37 @@ EXPERIMENTAL_SPLITS = frozenset({"tensor"})
 
 
 def _rank(result: FitResult) -> tuple[int, int, int, float, int]:
+    order = -STRATEGIES.index(result.split) if result.split in STRATEGIES else 0
+    if not result.fits:
+        # Among strategies that do not fit, the one that needs the least memory freed comes closest.
+        return (0, 0, 0, -float(total_shortfall(result.devices)), order)
     on_gpu = 0 if any(w.code in ("cpu-offload", "expert-offload") for w in result.warnings) else 1
     stable = 0 if result.split in EXPERIMENTAL_SPLITS else 1
     decode = result.decode.expected if result.decode else 0.0
-    order = -STRATEGIES.index(result.split) if result.split in STRATEGIES else 0
-    return (int(result.fits), on_gpu, stable, decode, order)
+    return (1, on_gpu, stable, decode, order)
+
+
+def device_shortfall(device: DeviceUsage) -> int:
+    """Return the bytes a device lacks for its share of a placement, 0 when it has room."""
+    return max(-device.free_bytes, 0)
+
+
+def total_shortfall(devices: tuple[DeviceUsage, ...] | list[DeviceUsage]) -> int:
+    """Return the bytes every short device lacks, summed: the memory to free for a placement to fit."""
+    return sum(device_shortfall(d) for d in devices)
+
+
+def _why_closest(best: FitResult, others: tuple[FitResult, ...]) -> str:
+    parts = [f"{other.split}: short by {total_shortfall(other.devices) / GIB:.1f} GiB" for other in others if not other.fits]
+    return (
+        f"No split fits. {best.split} comes closest, short by {total_shortfall(best.devices) / GIB:.1f} GiB "
+        "over all devices; others: " + ("; ".join(parts) or "none")
+    )
 
 
 def _why_chosen(best: FitResult, others: tuple[FitResult, ...]) -> str:
+    if not best.fits:
+        return _why_closest(best, others)
     parts = []
     for other in others:
         if not other.fits:
@@ -483,29 +506,35 @@ def _to_result(rig: Rig, workload: Workload, placement: pl.Placement) -> FitResu
     warnings.extend(_workload_warnings(rig, workload, placement))
     base = _bare_result(workload, placement)
     speed = estimate_speed(rig, workload, base)
-    notes.extend(speed.notes)
+    if base.fits:
+        notes.extend(speed.notes)
     if not base.fits and base.short_device:
-        warnings.insert(
-            0,
-            Warning_(
-                "does-not-fit",
-                f"{base.short_device} is short by {base.short_by_bytes / GIB:.2f} GiB; try a smaller quantization, "
-                "a shorter context, a quantized KV cache or another split.",
-            ),
-        )
+        warnings.insert(0, _does_not_fit_warning(placement.devices))
     if placement.wasted_bytes:
         notes.append(f"Unused on the larger card(s) under even sharding: {placement.wasted_bytes / GIB:.1f} GiB.")
     if placement.kv_token_budget is not None:
         notes.append(f"KV cache budget: {placement.kv_token_budget:,} tokens.")
-    launch = _launch(rig, workload, placement)
+    # A placement that does not fit has no speed and no command that would start.
+    runs = base.fits and bool(base.devices)
+    launch = _launch(rig, workload, placement) if base.fits else None
     return replace(
         base,
         model_file_bytes=model_file_bytes(workload.model, workload.quant, workload.ggml_types, workload.bpw),
-        decode=speed.decode if base.devices else None,
-        prefill=speed.prefill if base.devices else None,
+        decode=speed.decode if runs else None,
+        prefill=speed.prefill if runs else None,
         launch_command=launch,
         warnings=tuple(_unique(warnings)),
         notes=tuple(notes),
+    )
+
+
+def _does_not_fit_warning(devices: list[DeviceUsage]) -> Warning_:
+    short = sorted((d for d in devices if device_shortfall(d)), key=device_shortfall, reverse=True)
+    amounts = ", ".join(f"{d.name} by {device_shortfall(d) / GIB:.2f} GiB" for d in short)
+    return Warning_(
+        "does-not-fit",
+        f"Short of memory: {amounts}. Try a smaller quantization, a shorter context, a quantized KV cache "
+        "or another split.",
     )
 
 
