@@ -63,3 +63,35 @@ def test_exllama_single_card_sets_visible_devices(catalog) -> None:
 
 def test_render_drops_empty_environment_assignment() -> None:
     assert render_launch("CUDA_VISIBLE_DEVICES={devices} serve -x {ngl}", {"devices": "", "ngl": "3"}) == "serve -x 3"
+
+
+def test_unloadable_quant_warns_first_without_command(catalog) -> None:
+    rig = make_rig(catalog, "RTX 4090", "RTX 3090")
+    result = fit(rig, make_workload(catalog, "llama-3.3-70b", runtime="sglang", kv_cache="auto"))
+    assert result.warnings[0].code == "runtime-quant-unsupported"
+    assert result.launch_command is None
+    for warning in result.warnings:
+        assert "start with --max-model-len" not in warning.message
+
+
+def test_vllm_gguf_serves_file_with_tokenizer(catalog) -> None:
+    rig = make_rig(catalog, "RTX 4090", "RTX 3090")
+    result = fit(rig, make_workload(catalog, "llama-3.1-8b", runtime="vllm", kv_cache="auto"))
+    served = result.launch_command.split("vllm serve ")[1].split()[0]
+    assert served.endswith(".gguf")
+    assert "--tokenizer meta-llama/" in result.launch_command
+
+
+def test_vllm_awq_warns_about_original_repo(catalog) -> None:
+    rig = make_rig(catalog, "RTX 4090", "RTX 3090")
+    result = fit(rig, make_workload(catalog, "llama-3.1-8b", quant="awq-4bit", runtime="vllm", kv_cache="auto"))
+    assert "quantized-repo-needed" in {w.code for w in result.warnings}
+
+
+def test_vllm_short_kv_suggests_max_model_len(catalog) -> None:
+    # The weights fit and only the KV cache for the full context is missing, so a shorter
+    # --max-model-len is the fix.
+    rig = make_rig(catalog, "RTX 4090", "RTX 3090")
+    result = plan(rig, make_workload(catalog, "llama-3.3-70b", quant="awq-4bit", runtime="vllm", kv_cache="auto", context=65536), "tensor-parallel")
+    message = next(w.message for w in result.warnings if w.code == "max-model-len-too-large")
+    assert "start with --max-model-len" in message

@@ -13,7 +13,7 @@ import itertools
 from dataclasses import replace
 
 from rigtui.core import memory, placement as pl
-from rigtui.core.launch import launch_values, render_launch
+from rigtui.core.launch import launch_values, model_repo, render_launch
 from rigtui.core.results import DeviceUsage, FitResult, Warning_
 from rigtui.core.rig import GIB, SPLITS, Rig, Workload
 from rigtui.core.specs import GgmlType, ModelSpec, QuantSpec
@@ -510,13 +510,17 @@ def _to_result(rig: Rig, workload: Workload, placement: pl.Placement) -> FitResu
         notes.extend(speed.notes)
     if not base.fits and base.short_device:
         warnings.insert(0, _does_not_fit_warning(placement.devices))
+    loadable = workload.quant.format in workload.runtime.quant_formats
+    if not loadable:
+        # Nothing else matters until the weights are in a format the runtime loads.
+        warnings.sort(key=lambda w: w.code != "runtime-quant-unsupported")
     if placement.wasted_bytes:
         notes.append(f"Unused on the larger card(s) under even sharding: {placement.wasted_bytes / GIB:.1f} GiB.")
     if placement.kv_token_budget is not None:
         notes.append(f"KV cache budget: {placement.kv_token_budget:,} tokens.")
     # A placement that does not fit has no speed and no command that would start.
     runs = base.fits and bool(base.devices)
-    launch = _launch(rig, workload, placement) if base.fits else None
+    launch = _launch(rig, workload, placement) if base.fits and loadable else None
     return replace(
         base,
         model_file_bytes=model_file_bytes(workload.model, workload.quant, workload.ggml_types, workload.bpw),
@@ -559,8 +563,17 @@ def _workload_warnings(rig: Rig, workload: Workload, placement: pl.Placement) ->
         out.append(
             Warning_(
                 "runtime-quant-unsupported",
-                f"{workload.runtime.name} does not load {workload.quant.format.upper()} weights; pick one of "
-                f"{', '.join(workload.runtime.quant_formats)}.",
+                f"{workload.runtime.name} cannot load {workload.quant.name} ({workload.quant.format.upper()} weights), "
+                f"so nothing here would run and no launch command is given; pick a quantization in one of "
+                f"{', '.join(workload.runtime.quant_formats)} or another runtime.",
+            )
+        )
+    elif workload.quant.format not in ("gguf", "float") and _launch_uses_repo(workload):
+        out.append(
+            Warning_(
+                "quantized-repo-needed",
+                f"The launch command names {model_repo(workload.model)}, which holds the original weights. Replace it "
+                f"with a checkpoint of that model quantized to {workload.quant.name}.",
             )
         )
     if workload.context > workload.model.max_context:
@@ -576,6 +589,10 @@ def _workload_warnings(rig: Rig, workload: Workload, placement: pl.Placement) ->
             )
         )
     return out
+
+
+def _launch_uses_repo(workload: Workload) -> bool:
+    return "{model_repo}" in workload.runtime.launch_template
 
 
 def _launch(rig: Rig, workload: Workload, placement: pl.Placement) -> str | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import string
 
 from rigtui.core.rig import Workload
+from rigtui.core.specs import ModelSpec
 
 # Placeholders a runtime's launch_template may use (documented in data/runtimes.toml).
 PLACEHOLDERS = (
@@ -50,9 +51,14 @@ def launch_values(
 ) -> dict[str, str]:
     """Values for every placeholder, empty where the runtime's default is right."""
     model = workload.model
-    repo = next((a for a in model.aliases if "/" in a), model.source)
+    repo = model_repo(model)
     quant = workload.quant.id
     file_stem = repo.rsplit("/", 1)[-1]
+    model_path = f"{file_stem}-{quant}.gguf" if workload.quant.format == "gguf" else file_stem
+    served = repo
+    if workload.quant.format == "gguf" and workload.runtime.engine == "vllm":
+        # vLLM serves a local GGUF file and takes the tokenizer from the original repo.
+        served = f"{model_path} --tokenizer {repo}"
     devices = ",".join(str(i) for i in gpu_indexes) if len(gpu_indexes) < n_gpus else ""
     split_mode = {"layer": "layer", "row": "row", "tensor": "tensor", "single": "none"}.get(split, "")
     # One card of several: llama.cpp must be told to keep the whole model on it, because its
@@ -63,8 +69,8 @@ def launch_values(
     tp = str(len(gpu_indexes)) if split in ("tensor-parallel", "single") else "1"
     pp = str(len(gpu_indexes)) if split == "pipeline-parallel" else "1"
     return {
-        "model_path": f"{file_stem}-{quant}.gguf" if workload.quant.format == "gguf" else file_stem,
-        "model_repo": repo,
+        "model_path": model_path,
+        "model_repo": served,
         "ngl": str(n_gpu_layers) if n_gpu_layers is not None else "",
         "tensor_split": ",".join(_number(v) for v in tensor_split) if tensor_split and len(tensor_split) > 1 else "",
         "split_mode": split_mode if len(gpu_indexes) > 1 or split == "single" or pinned else "",
@@ -82,6 +88,11 @@ def launch_values(
         "n_cpu_moe": str(n_cpu_moe) if n_cpu_moe else "",
         "quant": quant,
     }
+
+
+def model_repo(model: ModelSpec) -> str:
+    """Return the Hugging Face repo id of a model's original weights."""
+    return next((a for a in model.aliases if "/" in a), model.source)
 
 
 def _number(value: float) -> str:

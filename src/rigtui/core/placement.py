@@ -632,13 +632,13 @@ def _check_vllm(rig: Rig, workload: Workload, placement: Placement, capacities: 
     budget = placement.kv_token_budget or 0
     wanted = workload.context
     if budget < wanted:
-        placement.warnings.append(
-            Warning_(
-                "max-model-len-too-large",
-                f"The KV cache holds {budget:,} tokens, below the {wanted:,} asked; start with "
-                f"--max-model-len {max(budget // 256 * 256, 0)} or free memory.",
-            )
-        )
+        message = f"The KV cache has room for {budget:,} tokens, below the {wanted:,} requested"
+        loadable = workload.quant.format in workload.runtime.quant_formats
+        if budget >= 256 and loadable:
+            message += f"; start with --max-model-len {budget // 256 * 256} or free memory."
+        else:
+            message += ", and a shorter --max-model-len alone does not make it run."
+        placement.warnings.append(Warning_("max-model-len-too-large", message))
 
 
 def pipeline_partition(n_layer: int, rooms: list[int], layer_bytes: int) -> list[int]:
