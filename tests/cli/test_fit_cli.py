@@ -117,3 +117,26 @@ def test_fit_no_fit_reports_each_short_device(capsys) -> None:
         assert name in message
     for device in data["devices"]:
         assert device["short_by_bytes"] == max(-device["free_bytes"], 0)
+
+
+def test_fit_local_gguf_launches_that_file(capsys, tmp_path) -> None:
+    from tests.sources.gguf_files import write_tiny_llama
+
+    path = write_tiny_llama(tmp_path / "tiny.gguf")
+    data = _json(capsys, ["fit", "--gpu", "RTX 3090", "--model", str(path), "--context", "1024"])
+    assert f"-m {path} " in data["launch_command"]
+
+
+def test_fit_local_gguf_other_quant_not_that_file(capsys, tmp_path) -> None:
+    from tests.sources.gguf_files import write_tiny_llama
+
+    path = write_tiny_llama(tmp_path / "tiny.gguf")
+    data = _json(capsys, ["fit", "--gpu", "RTX 3090", "--model", str(path), "--context", "1024", "--quant", "Q4_K_M"])
+    assert str(path) not in data["launch_command"]
+
+
+def test_gguf_model_path_remote_uses_file_name() -> None:
+    from rigtui.commands.common import gguf_model_path
+
+    assert gguf_model_path("https://example.org/org/repo/resolve/main/m-Q4_K_M.gguf?download=1") == "m-Q4_K_M.gguf"
+    assert gguf_model_path("/tmp/x/tiny.gguf") == "/tmp/x/tiny.gguf"

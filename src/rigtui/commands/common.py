@@ -85,19 +85,34 @@ def resolve_model_argument(catalog: Catalog, text: str) -> tuple[ModelSpec, str 
         UsageError: unknown name, or a GGUF file that is missing or malformed.
         SourceError: a download failed (not the user's input).
     """
+    resolved = _resolve_model(catalog, text)
+    if resolved.file_type and resolved.file_type not in catalog.quants:
+        return resolved.spec, None
+    return resolved.spec, resolved.file_type
+
+
+def _resolve_model(catalog: Catalog, text: str):
     from rigtui.sources.gguf import GgufError
     from rigtui.sources.models import resolve_model
 
     try:
-        resolved = resolve_model(text, catalog)
+        return resolve_model(text, catalog)
     except NameNotFound as exc:
         hint = f"; did you mean {', '.join(exc.suggestions)}?" if exc.suggestions else "; run `rigtui catalog models` for the list"
         raise UsageError(f"--model: unknown model {text!r}{hint}") from None
     except GgufError as exc:
         raise UsageError(f"--model: {exc}") from None
-    if resolved.file_type and resolved.file_type not in catalog.quants:
-        return resolved.spec, None
-    return resolved.spec, resolved.file_type
+
+
+def gguf_model_path(text: str) -> str:
+    """Return the path a launch command should load for a --model GGUF file.
+
+    A local file keeps the path as given. A remote file is named by its file name, the
+    name it gets when downloaded into the current folder.
+    """
+    if text.lower().startswith(("http://", "https://")):
+        return text.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+    return text
 
 
 def add_rig_arguments(parser: argparse.ArgumentParser) -> None:
@@ -155,8 +170,14 @@ def link_summary(gpu: RigGpu) -> str:
 
 def build_workload(catalog: Catalog, args: argparse.Namespace) -> Workload:
     """Build the workload that --model, --quant, --runtime, --context and the tuning options describe."""
-    model, file_type = resolve_model_argument(catalog, args.model)
+    resolved = _resolve_model(catalog, args.model)
+    file_type = resolved.file_type if resolved.file_type in catalog.quants else None
+    model = resolved.spec
     quant = lookup("quants", catalog.quant, args.quant or file_type or DEFAULT_QUANT)
+    extra = {}
+    # The file only serves as the launch command's model when it is the quantization asked for.
+    if resolved.origin == "gguf" and file_type and quant.id.lower() == file_type.lower():
+        extra["model_path"] = gguf_model_path(args.model)
     runtime = lookup("runtimes", catalog.runtime, args.runtime)
     if args.context <= 0:
         raise UsageError(f"--context: invalid value {args.context}; use a positive number of tokens such as 8192")
@@ -184,4 +205,5 @@ def build_workload(catalog: Catalog, args: argparse.Namespace) -> Workload:
         depth=args.depth,
         prompt=args.prompt,
         ggml_types=dict(catalog.ggml_types),
+        extra=extra,
     )

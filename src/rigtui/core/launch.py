@@ -55,6 +55,8 @@ def launch_values(
     quant = workload.quant.id
     file_stem = repo.rsplit("/", 1)[-1]
     model_path = f"{file_stem}-{quant}.gguf" if workload.quant.format == "gguf" else file_stem
+    # A model read from a GGUF file is launched from that file; the name above is only a guess.
+    model_path = workload.extra.get("model_path") or model_path
     served = repo
     if workload.quant.format == "gguf" and workload.runtime.engine == "vllm":
         # vLLM serves a local GGUF file and takes the tokenizer from the original repo.
