@@ -432,3 +432,29 @@ def test_no_fit_picks_smallest_shortfall(catalog) -> None:
     assert result.alternatives
     for other in result.alternatives:
         assert total_shortfall(result.devices) <= total_shortfall(other.devices)
+
+
+# --- GPUs of different vendors ---------------------------------------------------------------
+
+
+def test_nvidia_amd_layer_split_warns_backend(catalog) -> None:
+    rig = make_rig(catalog, "RTX 3090", "rx-6800")
+    result = plan(rig, make_workload(catalog, "llama-3.3-70b"), "layer", with_max_context=False)
+    assert _gpu(result, 0).layers > 0
+    assert _gpu(result, 1).layers > 0
+    message = next(w.message for w in result.warnings if w.code == "mixed-vendor-backends")
+    assert "Vulkan" in message
+    assert "RPC" in message
+
+
+def test_nvidia_amd_on_one_card_no_warning(catalog) -> None:
+    rig = make_rig(catalog, "RTX 3090", "rx-6800")
+    result = plan(rig, make_workload(catalog, "llama-3.1-8b"), "single", with_max_context=False)
+    assert "mixed-vendor-backends" not in _codes(result)
+
+
+def test_apple_with_discrete_card_not_real(catalog) -> None:
+    rig = make_rig(catalog, "RTX 3090", "apple-m1-max-32c")
+    result = plan(rig, make_workload(catalog, "llama-3.1-8b"), "single", with_max_context=False)
+    message = next(w.message for w in result.warnings if w.code == "mixed-vendor-backends")
+    assert "not a real machine" in message

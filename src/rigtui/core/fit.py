@@ -580,6 +580,9 @@ def _workload_warnings(rig: Rig, workload: Workload, placement: pl.Placement) ->
         out.append(
             Warning_("context-above-model-max", f"{workload.model.name} was trained for {workload.model.max_context:,} tokens; {workload.context:,} is beyond it.")
         )
+    mixed = _mixed_vendor_warning(rig, workload, placement)
+    if mixed:
+        out.append(mixed)
     if rig.os.wddm and placement.fits:
         out.append(
             Warning_(
@@ -589,6 +592,32 @@ def _workload_warnings(rig: Rig, workload: Workload, placement: pl.Placement) ->
             )
         )
     return out
+
+
+_VENDOR_NAMES = {"nvidia": "NVIDIA", "amd": "AMD", "intel": "Intel", "apple": "Apple"}
+
+
+def _mixed_vendor_warning(rig: Rig, workload: Workload, placement: pl.Placement) -> Warning_ | None:
+    """Warn when one process would have to drive GPUs of different vendors."""
+    rig_vendors = {gpu.spec.vendor for gpu in rig.gpus}
+    if "apple" in rig_vendors and len(rig_vendors) > 1:
+        # Apple GPUs exist only inside Apple silicon Macs, and those drive no other GPU for compute.
+        return Warning_(
+            "mixed-vendor-backends",
+            "Apple GPUs are built into Apple silicon Macs, which cannot add NVIDIA, AMD or Intel cards, so this "
+            "combination is not a real machine and no runtime can place one model across it.",
+        )
+    used = {d.index for d in placement.devices if d.kind == "gpu" and (d.layers or d.weights_bytes)}
+    vendors = sorted({rig.gpus[i].spec.vendor for i in used})
+    if len(vendors) < 2 or workload.runtime.engine not in pl.LLAMACPP_ENGINES:
+        return None
+    return Warning_(
+        "mixed-vendor-backends",
+        f"This placement spreads the model over {' and '.join(_VENDOR_NAMES[v] for v in vendors)} "
+        f"GPUs. A CUDA, ROCm or SYCL build of {workload.runtime.name} drives only its own vendor's cards, so one "
+        "process needs a Vulkan build, which drives all of them, or RPC servers with one native build per vendor; "
+        "the speeds here assume each card's native backend.",
+    )
 
 
 def _launch_uses_repo(workload: Workload) -> bool:
