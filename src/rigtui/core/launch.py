@@ -63,8 +63,8 @@ def launch_values(
         served = f"{model_path} --tokenizer {repo}"
     devices = ",".join(str(i) for i in gpu_indexes) if len(gpu_indexes) < n_gpus else ""
     split_mode = {"layer": "layer", "row": "row", "tensor": "tensor", "single": "none"}.get(split, "")
-    # One card of several: llama.cpp must be told to keep the whole model on it, because its
-    # default layer split spreads over every visible card.
+    # One card of several needs --split-mode none and --main-gpu, because llama.cpp's default
+    # layer split spreads the model over every visible card.
     pinned = len(gpu_indexes) == 1 and n_gpus > 1
     if pinned and split in ("layer", "single"):
         split_mode = "none"
