@@ -12,6 +12,7 @@ from rigtui.core.rig import Rig
 from rigtui.core.shop import decode_upper_bound, finalist_count, screen_evaluate, screens, shop
 from rigtui.core.upgrade import UpgradeOption, UpgradeSettings, decode_of, evaluate_option, rank_key, rank_options
 from tests.core.conftest import make_rig, make_workload
+from tests.core.test_upgrade_shop import without_idle_cards
 
 CARD_SETS = [
     ("RTX 4090",), ("RTX 3090", "RTX 3090"), ("RTX 4090", "RTX 3090"), ("RTX 3060 12GB", "RTX 3060 12GB", "RTX 3060 12GB"),
@@ -63,7 +64,8 @@ def test_shop_matches_exhaustive_search_with_real_fit(catalog, goal) -> None:
     """Rank every affordable set by the shop's two-stage rule, without its bounds.
 
     Every set is screened with the layer split alone; the ``finalist_count`` best screened
-    sets are placed with every strategy and ranked, as the shop does.
+    sets are placed with every strategy and ranked, as the shop does. At both stages a set
+    that one of its own cards adds nothing to is left out.
     """
     settings = _settings(catalog, goal)
     assert screens(settings)
@@ -81,8 +83,18 @@ def test_shop_matches_exhaustive_search_with_real_fit(catalog, goal) -> None:
             if figures.within_budget:
                 screened.append(figures)
     assert len(screened) > finalist_count(4)
+
+    def screen_of(combo):
+        option = UpgradeOption("x", "buy", "", buy=combo)
+        return evaluate_option(empty, option, screen_settings, with_largest=goal == "largest")
+
+    def full_of(combo):
+        return evaluate_option(empty, UpgradeOption("x", "buy", "", buy=combo), full_settings)
+
+    screened = without_idle_cards(screened, screen_of, goal)
     finalists = sorted(screened, key=lambda f: rank_key(f, goal, 0.0))[: finalist_count(4)]
     found = [evaluate_option(empty, f.option, full_settings) for f in finalists]
+    found = without_idle_cards(found, full_of, goal)
     expected = rank_options(found, goal, settings.target.model)[:4]
     assert [decode_of(f) for f in result.options] == pytest.approx([decode_of(f) for f in expected])
     assert [f.net_cost.expected for f in result.options] == pytest.approx([f.net_cost.expected for f in expected])

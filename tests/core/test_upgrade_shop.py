@@ -14,9 +14,39 @@ from upgrade_fixtures import GPUS, LINUX, RTX_3090, RTX_4090, rig, settings  # n
 
 from rigtui.core.rig import Rig  # noqa: E402
 from rigtui.core.shop import shop  # noqa: E402
-from rigtui.core.upgrade import UpgradeOption, evaluate_option, rank_options  # noqa: E402
+from rigtui.core.upgrade import UpgradeOption, decode_of, evaluate_option, rank_options  # noqa: E402
 
 EMPTY = Rig(gpus=(), os=LINUX)
+
+
+def _params(figures) -> int:
+    return figures.largest_models[0].params_total if figures.largest_models else 0
+
+
+def without_idle_cards(found, figures_of, goal: str):
+    """Drop sets where leaving one bought card out costs no more and is as good for the goal.
+
+    ``figures_of`` returns the figures of a set of bought cards. Speeds count as equal within
+    0.05 tokens/s, half the 0.1 step they are shown in.
+    """
+    kept = []
+    for figures in found:
+        combo = list(figures.option.buy)
+        dominated = False
+        for card in set(combo) if len(combo) > 1 else ():
+            rest = list(combo)
+            rest.remove(card)
+            smaller = figures_of(tuple(rest))
+            if smaller.net_cost.expected > figures.net_cost.expected:
+                continue
+            if goal == "largest":
+                dominated = dominated or _params(smaller) >= _params(figures)
+            else:
+                fits = smaller.target_fits or not figures.target_fits
+                dominated = dominated or (fits and decode_of(smaller) >= decode_of(figures) - 0.05)
+        if not dominated:
+            kept.append(figures)
+    return kept
 
 
 def brute_force(base: Rig, goal: str, budget: float, max_new: int, sell: bool, top: int):
@@ -33,6 +63,11 @@ def brute_force(base: Rig, goal: str, budget: float, max_new: int, sell: bool, t
     if base.gpus:
         keep = evaluate_option(base, UpgradeOption("keep", "keep", ""), s)
         baseline = keep.decode.expected if keep.target_fits else 0.0
+
+    def figures_of(combo):
+        return evaluate_option(base, UpgradeOption("sub", "buy", "", sell=sell_idx, buy=combo), s)
+
+    found = without_idle_cards(found, figures_of, goal)
     return rank_options(found, goal, s.target.model, baseline)[:top]
 
 
@@ -76,3 +111,15 @@ def test_shop_resale_raises_reach():
 def test_shop_prunes():
     result = shop(EMPTY, settings(goal="fastest"), 50000, top=3)
     assert result.evaluated < result.combinations
+
+
+@pytest.mark.parametrize("goal", ["fastest", "value", "largest"])
+def test_shop_drops_sets_with_idle_card(goal):
+    s = settings(goal=goal, budget=20000)
+    result = shop(EMPTY, settings(goal=goal), 20000, top=8)
+    assert len(result.options) == 8
+
+    def figures_of(combo):
+        return evaluate_option(EMPTY, UpgradeOption("sub", "buy", "", buy=combo), s)
+
+    assert without_idle_cards(list(result.options), figures_of, goal) == list(result.options)

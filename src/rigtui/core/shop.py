@@ -357,6 +357,53 @@ def _layer_split_fits(figures: OptionFigures) -> bool:
     return False
 
 
+def _buy_option(combo: tuple[str, ...], sell: tuple[int, ...], gpus) -> UpgradeOption:
+    return UpgradeOption(
+        "buy:" + "+".join(combo),
+        "buy",
+        "Buy " + " + ".join(gpus[c].name for c in combo),
+        sell=sell,
+        buy=combo,
+    )
+
+
+# Half the 0.1 tokens/s step that decode speeds are shown in: a card that adds less than this
+# adds nothing a user can see.
+_NO_GAIN_TOKENS_S = 0.05
+
+
+def _has_idle_card(
+    rig: Rig, figures: OptionFigures, settings: UpgradeSettings, cache: dict, baseline: float
+) -> tuple[bool, list[tuple[str, ...]]]:
+    """Check whether leaving one bought card out gives a set as good for the goal and no dearer.
+
+    Such a card takes no layers, or adds nothing the goal measures, so the set is dominated by
+    the set without it. Returns the verdict and the sets checked, each as sorted GPU ids. A set of one bought card is never dominated, because buying nothing is not a shop result.
+    """
+    combo = figures.option.buy
+    if len(combo) < 2 or figures.net_cost is None:
+        return False, []
+    goal = settings.goal
+    own_key = rank_key(figures, goal, baseline)
+    placed: list[tuple[str, ...]] = []
+    for card in dict.fromkeys(combo):
+        rest = list(combo)
+        rest.remove(card)
+        option = _buy_option(tuple(rest), figures.option.sell, settings.gpus)
+        smaller = evaluate_option(rig, option, settings, cache, with_largest=goal == "largest")
+        placed.append(tuple(sorted(rest)))
+        if smaller.net_cost is None or smaller.net_cost.expected > figures.net_cost.expected:
+            continue
+        if goal == "largest":
+            as_good = rank_key(smaller, goal, baseline)[:2] <= own_key[:2]
+        else:
+            as_good = (smaller.target_fits or not figures.target_fits) \
+                and decode_of(smaller) >= decode_of(figures) - _NO_GAIN_TOKENS_S
+        if as_good:
+            return True, placed
+    return False, placed
+
+
 def _optimistic_of(key: tuple, goal: Goal) -> tuple:
     """Map a computed rank key onto the scale of the bounds, to compare the k-th best with a bound."""
     if goal == "largest":
@@ -491,7 +538,8 @@ def shop(
     layer_fits: list[Counter[str]] = []
     """Minimal bought sets on which a stable layer split holds the target on the GPUs."""
     best: list[OptionFigures] = []
-    evaluated = 0
+    placed_sets: set[tuple[str, ...]] = set()
+    """Sets placed in the search, by sorted GPU ids; the cache places each once."""
     while heap:
         key, _, combo, low_cost = heapq.heappop(heap)
         if len(best) >= kept_count and key > _optimistic_of(rank_key(best[kept_count - 1], settings.goal, baseline), settings.goal):
@@ -510,14 +558,8 @@ def shop(
                 if new_key > key:
                     heapq.heappush(heap, (new_key, next(sequence), combo, low_cost))
                     continue
-        evaluated += 1
-        option = UpgradeOption(
-            "buy:" + "+".join(combo),
-            "buy",
-            "Buy " + " + ".join(settings.gpus[c].name for c in combo),
-            sell=sell,
-            buy=combo,
-        )
+        placed_sets.add(tuple(sorted(combo)))
+        option = _buy_option(combo, sell, settings.gpus)
         figures = evaluate_option(rig, option, screen_settings, screen_cache, with_largest=with_largest)
         if refine and _layer_split_fits(figures):
             counts = Counter(combo)
@@ -525,11 +567,24 @@ def shop(
                 layer_fits.append(counts)
         if figures.within_budget is False:
             continue
+        key = rank_key(figures, settings.goal, baseline)
+        if len(best) >= kept_count and key >= rank_key(best[-1], settings.goal, baseline):
+            continue
+        # A set with an idle card must not take a finalist's place, or the idle variants of one
+        # good set fill the results.
+        dominated, checked = _has_idle_card(rig, figures, screen_settings, screen_cache, baseline)
+        placed_sets.update(checked)
+        if dominated:
+            continue
         best.append(figures)
         best.sort(key=lambda f: rank_key(f, settings.goal, baseline))
         del best[kept_count:]
+    evaluated = len(placed_sets)
     if screening:
         best = [evaluate_option(rig, f.option, evaluate_settings, cache, with_largest=with_largest) for f in best]
+        # The full placement may leave a card of the set idle where the screen's split used it.
+        # Like the finalists' own full placements, these do not count in ``evaluated``.
+        best = [f for f in best if not _has_idle_card(rig, f, evaluate_settings, cache, baseline)[0]]
         best.sort(key=lambda f: rank_key(f, settings.goal, baseline))
         del best[top:]
     if not with_largest:
