@@ -63,8 +63,9 @@ class GpuTable(DataTable[Any]):
         Binding("c", "screen.toggle_chipset", "Chipset", id="toggle-chipset", tooltip="Slot on chipset or CPU lanes"),
         Binding("m", "screen.set_used", "In use", id="set-used", tooltip="Memory other programs already use"),
         Binding("n", "screen.toggle_nvlink", "NVLink", id="toggle-nvlink", tooltip="Bridge this card to the next"),
-        Binding("i", "screen.identify_gpu", "Identify", id="identify-gpu",
-                tooltip="Pick the catalog entry for a detected card marked unknown"),
+        # Off the crowded footer: the unknown card's own row names the key.
+        Binding("i", "screen.identify_gpu", "Identify", id="identify-gpu", show=False,
+                tooltip="Catalog entry for an unknown card"),
     ]
 
 
