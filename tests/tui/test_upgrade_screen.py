@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rigtui.core.upgrade import UpgradeSettings, plan_upgrades
-from rigtui.tui.screens.upgrade import OptionTable, UpgradeScreen
+from rigtui.tui.screens.upgrade import OptionTable, UpgradeScreen, short_title
 
 SIZE = (160, 48)
 
@@ -74,3 +74,9 @@ async def test_upgrade_option_opens_as_what_if_with_undo(app_factory, settle) ->
         await pilot.press("u")
         await settle(pilot)
         assert app.state.rig is before
+
+
+def test_short_title_fixes_article() -> None:
+    assert short_title("Add a GeForce RTX 5090") == "Add an RTX 5090"
+    assert short_title("Add a GeForce GTX 1080 Ti") == "Add a GTX 1080 Ti"
+    assert short_title("Sell the GeForce RTX 4090, buy a second GeForce RTX 3090") == "Sell the RTX 4090, buy a second RTX 3090"

@@ -434,7 +434,8 @@ def shop(
     largest model), and the search stops once no remaining bound can beat the ``top``-th
     best set placed; placements are cached per card set. When ``screens(settings)``, the
     search ranks sets by ``screen_evaluate`` and keeps ``finalist_count(top)`` of them, which
-    are then placed with every strategy and ranked (see the module docstring).
+    are then placed with every strategy and ranked (see the module docstring). A set that
+    leaving one bought card out makes no worse for the goal, at no higher cost, is left out.
     """
     book = settings.prices
     currency = book.currency

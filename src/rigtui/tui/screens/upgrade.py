@@ -7,6 +7,7 @@ state, where undo returns to the rig before it.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Hashable
 
 from rich.text import Text
@@ -17,7 +18,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Footer, Header, Label, Static
 
 from rigtui.core.money import PriceBook, format_money
-from rigtui.core.upgrade import GOALS, OptionFigures, UpgradePlan, UpgradeSettings, plan_upgrades
+from rigtui.core.upgrade import GOALS, OptionFigures, UpgradePlan, UpgradeSettings, plan_upgrades, with_article
 from rigtui.tui.screens.base import ExplorerScreen
 from rigtui.tui.state import rig_key, workload_key
 from rigtui.tui.widgets.dialogs import Choice, Picker, Prompt, number_check
@@ -36,6 +37,15 @@ class OptionTable(DataTable[Any]):
         Binding("enter", "screen.open_option", "What-if", id="upgrade-open",
                 tooltip="Open this option as the rig on every screen (undo returns)"),
     ]
+
+
+_ARTICLE_BEFORE_GEFORCE = re.compile(r"\b(?:a|an) GeForce (\S+)")
+
+
+def short_title(title: str) -> str:
+    """Drop "GeForce " from an option title, fixing the article before it ("a GeForce RTX" to "an RTX")."""
+    title = _ARTICLE_BEFORE_GEFORCE.sub(lambda m: with_article(m.group(1)), title)
+    return title.replace("GeForce ", "")
 
 
 def _money(amount: float | None, currency: str) -> str:
@@ -65,7 +75,7 @@ def option_row(figures: OptionFigures, wide: bool = True) -> list[Text]:
         largest_label = f"{params_label(largest.params_total)} {largest.name}" if wide else params_label(largest.params_total)
     return [
         Text(str(figures.rank)),
-        Text(figures.option.title.replace("GeForce ", ""), no_wrap=True, overflow="ellipsis"),
+        Text(short_title(figures.option.title), no_wrap=True, overflow="ellipsis"),
         decode,
         cost,
         Text(largest_label, no_wrap=True),
