@@ -124,4 +124,6 @@ def test_upgrade_unknown_resale_is_upper_bound(capsys) -> None:
     assert "Resale of GeForce RTX 4090 not counted: no used EUR price" in messages
     assert "at most 3,600 EUR" in option["reason"]
     assert main(["upgrade", *MIXED, *TARGET, "--currency", "EUR", "--price", "RTX 5090=1800"]) == 0
-    assert "≤ 3,600" in capsys.readouterr().out
+    text = capsys.readouterr().out
+    assert "≤ 3,600" in text
+    assert "Resale of GeForce RTX 3090 not counted" in text

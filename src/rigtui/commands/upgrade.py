@@ -333,3 +333,7 @@ def print_plan(plan, settings, comparison) -> None:
             console.print(f"warning: {f.option.title}: {f.power.messages[-1]}", markup=False)
     for note in plan.notes:
         console.print(f"note: {note}", markup=False)
+    # The table marks a net cost that leaves out a sold card's resale with ≤; say which card and how to price it.
+    resale_notes = dict.fromkeys(n for f in plan.options if f.unpriced_sales for n in f.price_notes if n.startswith("Resale of"))
+    for note in resale_notes:
+        console.print(f"note: {note}", markup=False)
