@@ -25,24 +25,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def open_catalog():
     """Load the catalogs for a command, printing user-file problems to stderr as warnings.
 
-    Raises:
-        CatalogError: a bundled catalog is broken (the caller exits with status 1).
+    Returns None, after printing the error, when a bundled catalog is broken; the caller then
+    exits with status 1.
     """
     from rigtui.catalog import load_user_catalog
+    from rigtui.errors import CatalogError
 
-    catalog = load_user_catalog()
+    try:
+        catalog = load_user_catalog()
+    except CatalogError as exc:
+        print(f"rigtui: error: {exc}", file=sys.stderr)
+        return None
     for problem in catalog.problems:
         print(f"rigtui: warning: user catalog: {problem}; ignored, so bundled entries apply", file=sys.stderr)
     return catalog
 
 
 def run(args: argparse.Namespace) -> int:
-    from rigtui.errors import CatalogError
-
-    try:
-        catalog = open_catalog()
-    except CatalogError as exc:
-        print(f"rigtui: error: {exc}", file=sys.stderr)
+    catalog = open_catalog()
+    if catalog is None:
         return 1
     if args.what == "check":
         return _check(catalog, as_json=args.json)

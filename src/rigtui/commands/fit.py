@@ -49,12 +49,10 @@ def run(args: argparse.Namespace) -> int:
     from rigtui.commands.catalog import open_catalog
     from rigtui.commands.common import EXIT_USAGE, UsageError, build_rig, build_workload
     from rigtui.core.fit import fit
-    from rigtui.errors import CatalogError, RigtuiError
+    from rigtui.errors import RigtuiError
 
-    try:
-        catalog = open_catalog()
-    except CatalogError as exc:
-        print(f"rigtui: error: {exc}", file=sys.stderr)
+    catalog = open_catalog()
+    if catalog is None:
         return 1
     try:
         if args.ubatch <= 0:

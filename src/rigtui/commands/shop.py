@@ -37,12 +37,9 @@ def run(args: argparse.Namespace) -> int:
     from rigtui.commands.upgrade import build_settings, option_to_json, print_options, workload_json
     from rigtui.core.rig import Rig, RigGpu
     from rigtui.core.shop import shop
-    from rigtui.errors import CatalogError
 
-    try:
-        catalog = open_catalog()
-    except CatalogError as exc:
-        print(f"rigtui: error: {exc}", file=sys.stderr)
+    catalog = open_catalog()
+    if catalog is None:
         return 1
     try:
         if args.budget is None:

@@ -132,12 +132,9 @@ def run(args: argparse.Namespace) -> int:
     from rigtui.commands.catalog import open_catalog
     from rigtui.commands.common import EXIT_USAGE, UsageError, build_rig
     from rigtui.core.upgrade import mixed_rig_comparison, plan_upgrades
-    from rigtui.errors import CatalogError
 
-    try:
-        catalog = open_catalog()
-    except CatalogError as exc:
-        print(f"rigtui: error: {exc}", file=sys.stderr)
+    catalog = open_catalog()
+    if catalog is None:
         return 1
     try:
         rig = build_rig(catalog, args)
