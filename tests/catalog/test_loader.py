@@ -115,7 +115,8 @@ def test_syntax_error_names_line_and_column(user_dir: Path) -> None:
     (user_dir / "models.toml").write_text('[[models]]\nid = "a"\nname = \n')
     problems = load_catalog(user_dir, data_dir=MINI).problems
     assert len(problems) == 1
-    assert "models.toml: invalid TOML" in problems[0] and "line 3" in problems[0]
+    assert "models.toml: invalid TOML" in problems[0]
+    assert "line 3" in problems[0]
 
 
 def test_bad_entry_is_skipped_and_good_entries_in_same_file_load(user_dir: Path) -> None:
@@ -125,7 +126,8 @@ def test_bad_entry_is_skipped_and_good_entries_in_same_file_load(user_dir: Path)
     catalog = load_catalog(user_dir, data_dir=MINI)
     assert catalog.gpus["rtx-4090"].tdp_w == 450
     assert catalog.gpus["rtx-3090"].tdp_w == 300
-    assert len(catalog.problems) == 1 and "gpus[0] (id 'rtx-4090').tdp_w" in catalog.problems[0]
+    assert len(catalog.problems) == 1
+    assert "gpus[0] (id 'rtx-4090').tdp_w" in catalog.problems[0]
 
 
 def test_user_price_replaces_bundled_range(user_dir: Path) -> None:

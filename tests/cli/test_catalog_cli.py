@@ -22,7 +22,8 @@ def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, s
 
 def test_version(capsys) -> None:
     code, out, _ = run_cli(capsys, "--version")
-    assert code == 0 and out.strip() == f"rigtui {__version__}"
+    assert code == 0
+    assert out.strip() == f"rigtui {__version__}"
 
 
 def test_help_lists_subcommands(capsys) -> None:
@@ -35,20 +36,23 @@ def test_help_lists_subcommands(capsys) -> None:
 def test_bundled_catalogs_pass_check(capsys) -> None:
     code, out, _ = run_cli(capsys, "catalog", "check", "--json")
     report = json.loads(out)
-    assert report["problems"] == [] and code == 0
+    assert report["problems"] == []
+    assert code == 0
     counts = report["counts"]
     assert counts["gpus"] >= 60
     assert counts["models"] >= 80
     assert counts["runtimes"] >= 10
     assert counts["os"] >= 6
-    assert counts["prices"] > 0 and counts["quants"] >= 25
+    assert counts["prices"] > 0
+    assert counts["quants"] >= 25
 
 
 @pytest.mark.parametrize("kind", ["gpus", "models", "quants", "runtimes", "os", "prices"])
 def test_catalog_lists_as_json_with_sources(capsys, kind: str) -> None:
     code, out, _ = run_cli(capsys, "catalog", kind, "--json")
     entries = json.loads(out)
-    assert code == 0 and entries
+    assert code == 0
+    assert entries
     assert all(entry.get("source") for entry in entries)
 
 
@@ -66,7 +70,8 @@ def test_broken_user_file_warns_but_lists(capsys, tmp_path: Path, monkeypatch) -
     monkeypatch.setenv("RIGTUI_CONFIG_DIR", str(config))
     code, out, err = run_cli(capsys, "catalog", "gpus", "--json")
     assert code == 0
-    assert "gpus.toml" in err and "bandwidth_gbs" in err
+    assert "gpus.toml" in err
+    assert "bandwidth_gbs" in err
     assert any(entry["id"] == "rtx-4090" for entry in json.loads(out))
     code, _, _ = run_cli(capsys, "catalog", "check")
     assert code == 1
@@ -74,7 +79,8 @@ def test_broken_user_file_warns_but_lists(capsys, tmp_path: Path, monkeypatch) -
 
 def test_unknown_catalog_kind_is_a_usage_error(capsys) -> None:
     code, _, err = run_cli(capsys, "catalog", "cards")
-    assert code == 2 and "invalid choice: 'cards'" in err
+    assert code == 2
+    assert "invalid choice: 'cards'" in err
 
 
 def test_paths_honours_environment(capsys, tmp_path: Path, monkeypatch) -> None:

@@ -49,7 +49,7 @@ def _remap_pairs(rig: Rig, mapping: dict[int, int]) -> frozenset[tuple[int, int]
 def add_gpu(rig: Rig, spec: GpuSpec) -> Rig:
     """Append a card; it links like the last card does when the slot allows it."""
     if len(rig.gpus) >= MAX_GPUS:
-        raise ValueError(f"a rig holds at most {MAX_GPUS} GPUs")
+        raise ValueError(f"a rig can have at most {MAX_GPUS} GPUs; remove a card first")
     last = rig.gpus[-1] if rig.gpus else None
     gpu = new_gpu(spec, last.pcie_gen if last else None, last.pcie_lanes if last else None)
     return replace(rig, gpus=rig.gpus + (gpu,))
@@ -58,7 +58,7 @@ def add_gpu(rig: Rig, spec: GpuSpec) -> Rig:
 def append_gpu(rig: Rig, gpu: RigGpu) -> Rig:
     """Append a card as given, such as a detected card once its catalog entry is known."""
     if len(rig.gpus) >= MAX_GPUS:
-        raise ValueError(f"a rig holds at most {MAX_GPUS} GPUs")
+        raise ValueError(f"a rig can have at most {MAX_GPUS} GPUs; remove a card first")
     return replace(rig, gpus=rig.gpus + (gpu,))
 
 
@@ -72,7 +72,7 @@ def remove_gpu(rig: Rig, index: int) -> Rig:
 def duplicate_gpu(rig: Rig, index: int) -> Rig:
     """Insert a copy of the card at ``index`` right after it, without its desktop role or UUID."""
     if len(rig.gpus) >= MAX_GPUS:
-        raise ValueError(f"a rig holds at most {MAX_GPUS} GPUs")
+        raise ValueError(f"a rig can have at most {MAX_GPUS} GPUs; remove a card first")
     copy = replace(rig.gpus[index], desktop=False, uuid=None, used_bytes=0)
     gpus = rig.gpus[: index + 1] + (copy,) + rig.gpus[index + 1 :]
     mapping = {old: old + (old > index) for old in range(len(rig.gpus))}
