@@ -10,9 +10,15 @@ import numpy as np
 N_LAYERS, HIDDEN, HEADS, KV_HEADS, FFN, VOCAB = 2, 64, 4, 2, 128, 300
 
 
-def write_tiny_llama(path: Path, tokens: int = VOCAB, file_type: int = gguf.LlamaFileType.MOSTLY_F16) -> Path:
-    """Write a complete, tiny llama-shaped GGUF file (F16 and F32 tensors)."""
-    writer = gguf.GGUFWriter(str(path), arch="llama")
+def write_tiny_llama(
+    path: Path, tokens: int = VOCAB, file_type: int = gguf.LlamaFileType.MOSTLY_F16, split_max_tensors: int = 0
+) -> Path:
+    """Write a complete, tiny llama-shaped GGUF file (F16 and F32 tensors).
+
+    With ``split_max_tensors``, the model is split into parts named like llama.cpp's gguf-split
+    ("tiny-00001-of-00002.gguf"), and the first part's path is returned.
+    """
+    writer = gguf.GGUFWriter(str(path), arch="llama", split_max_tensors=split_max_tensors)
     writer.add_name("Tiny Llama")
     writer.add_block_count(N_LAYERS)
     writer.add_embedding_length(HIDDEN)
@@ -39,4 +45,6 @@ def write_tiny_llama(path: Path, tokens: int = VOCAB, file_type: int = gguf.Llam
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()
     writer.close()
+    if split_max_tensors:
+        return writer.format_shard_names(path)[0]
     return path

@@ -1,0 +1,585 @@
+"""Find models already on this disk: the Hugging Face hub cache, Ollama's store and LM Studio's folder.
+
+Only GGUF headers, Ollama manifests and ``config.json`` files are read, never tensor data, so a
+scan of hundreds of gigabytes of models reads a few megabytes per model. A scan stops at a cap
+on header reads, directory entries and seconds, and records why in ``LocalScan.limit``.
+
+Layouts, as documented by their owners:
+
+- Hugging Face hub cache (https://huggingface.co/docs/hub/local-cache): ``HF_HUB_CACHE``, else
+  ``$HF_HOME/hub``, else ``$XDG_CACHE_HOME/huggingface/hub`` with ``~/.cache`` as the default
+  ``XDG_CACHE_HOME`` (huggingface_hub ``constants.py``). Each repository is
+  ``models--{org}--{name}/`` with ``refs/main`` holding the commit of ``snapshots/{commit}/``,
+  whose files are symlinks into ``blobs/``.
+- Ollama (ollama/ollama ``envconfig/config.go`` ``Models()`` and ``server/modelpath.go``):
+  ``OLLAMA_MODELS``, else ``~/.ollama/models``; the Linux service installs under
+  ``/usr/share/ollama/.ollama/models``. A manifest at ``manifests/{host}/{namespace}/{model}/{tag}``
+  is JSON whose layer with media type ``application/vnd.ollama.image.model`` names the GGUF
+  file by digest ``sha256:{hex}``, stored as ``blobs/sha256-{hex}``.
+- LM Studio (https://lmstudio.ai/docs/advanced/sideload): ``~/.lmstudio/models/{publisher}/{model}/*.gguf``.
+  Older releases kept the same layout under ``~/.cache/lm-studio/models``.
+
+``RIGTUI_SCAN_DIRS`` adds folders (separated by ``os.pathsep``); each is read as a hub cache, an
+Ollama store or a plain folder of GGUF files, whichever its contents look like.
+``RIGTUI_SCAN_DEFAULTS=0`` leaves out the default locations above.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rigtui.errors import RigtuiError
+
+if TYPE_CHECKING:
+    from rigtui.core.catalog import Catalog
+    from rigtui.core.specs import ModelSpec
+
+log = logging.getLogger(__name__)
+
+HF_CACHE = "huggingface-cache"
+OLLAMA = "ollama"
+LM_STUDIO = "lm-studio"
+FOLDER = "folder"
+ORIGIN_LABELS = {HF_CACHE: "Hugging Face cache", OLLAMA: "Ollama", LM_STUDIO: "LM Studio", FOLDER: "folder"}
+
+MAX_FILES = 400
+"""Model files whose headers one scan reads at most."""
+MAX_ENTRIES = 50_000
+"""Directory entries one scan visits at most."""
+MAX_SECONDS = 30.0
+"""Wall-clock seconds one scan takes at most. Parsing a Llama-3 8B header (a 128k-token
+vocabulary) takes about 0.5 s, so this allows dozens of large models."""
+MAX_DEPTH = 6
+"""Folder levels below a root that a GGUF search descends."""
+MAX_MANIFEST_BYTES = 1 << 20
+OLLAMA_MODEL_LAYER = "application/vnd.ollama.image.model"
+_DIGEST = re.compile(r"^sha256[:-]([0-9a-fA-F]{64})$")
+# llama.cpp's gguf-split names parts "{prefix}-00001-of-00003.gguf".
+_SPLIT = re.compile(r"^(?P<prefix>.+)-(?P<part>\d{5})-of-(?P<count>\d{5})\.gguf$", re.IGNORECASE)
+_OFF = {"0", "off", "no", "false"}
+_WEIGHT_SUFFIXES = (".safetensors", ".bin")
+
+
+@dataclass(frozen=True)
+class ScanRoot:
+    """A folder to scan and how its files are laid out."""
+
+    path: Path
+    layout: str
+    """HF_CACHE, OLLAMA, LM_STUDIO or FOLDER."""
+
+
+@dataclass(frozen=True)
+class LocalModel:
+    """One model found on disk, or the reason an entry that looked like one could not be read."""
+
+    name: str
+    """The name the user knows: the GGUF file name without its parts suffix, ``name:tag`` for
+    Ollama, or the repository id for a Hugging Face snapshot without GGUF files."""
+    path: Path
+    """The GGUF file (its first part when split), the Ollama manifest's blob, or the snapshot folder."""
+    origin: str
+    """HF_CACHE, OLLAMA, LM_STUDIO or FOLDER."""
+    file_type: str | None = None
+    """Quantization as llama.cpp names it ('Q4_K_M'), or a catalog quant id for safetensors."""
+    file_bytes: int | None = None
+    """Bytes of the model's weight files on disk, all parts together."""
+    spec: "ModelSpec | None" = None
+    error: str | None = None
+    """The reason the entry could not be read. ``spec`` is None when this is set."""
+    repo: str | None = None
+    """Hugging Face repository id (hub cache) or publisher/model (LM Studio), when known."""
+    parts: int = 1
+
+
+@dataclass
+class LocalScan:
+    """The models one scan found, and the folders it read."""
+
+    roots: list[ScanRoot]
+    models: list[LocalModel] = field(default_factory=list)
+    limit: str | None = None
+    """The reason the scan stopped early, or None when it finished."""
+
+    @property
+    def readable(self) -> list[LocalModel]:
+        return [m for m in self.models if m.spec is not None]
+
+    @property
+    def errors(self) -> list[LocalModel]:
+        return [m for m in self.models if m.error is not None]
+
+
+class _LimitReached(Exception):
+    pass
+
+
+class _Skip(Exception):
+    """An entry that is not a model (a vision projector, a later split part)."""
+
+
+@dataclass
+class _Budget:
+    max_files: int
+    max_entries: int
+    deadline: float
+    files: int = 0
+    entries: int = 0
+    seen: set[str] = field(default_factory=set)
+    """Real paths already listed, so a model reached through two symlinks appears once."""
+
+    def file(self) -> None:
+        self.files += 1
+        if self.files > self.max_files:
+            raise _LimitReached(f"stopped after reading {self.max_files} model files")
+        self._clock()
+
+    def entry(self) -> None:
+        self.entries += 1
+        if self.entries > self.max_entries:
+            raise _LimitReached(f"stopped after {self.max_entries:,} folder entries")
+        if self.entries % 256 == 0:
+            self._clock()
+
+    def _clock(self) -> None:
+        if time.monotonic() > self.deadline:
+            raise _LimitReached("stopped when the time limit ran out")
+
+
+# --- where to look -------------------------------------------------------------------------------
+
+
+def hf_cache_dir(environ: Mapping[str, str], home: Path) -> Path:
+    """Return the hub cache folder as huggingface_hub picks it."""
+    if environ.get("HF_HUB_CACHE"):
+        return Path(environ["HF_HUB_CACHE"]).expanduser()
+    if environ.get("HF_HOME"):
+        return Path(environ["HF_HOME"]).expanduser() / "hub"
+    cache = Path(environ["XDG_CACHE_HOME"]).expanduser() if environ.get("XDG_CACHE_HOME") else home / ".cache"
+    return cache / "huggingface" / "hub"
+
+
+def detect_layout(path: Path) -> str:
+    """Guess how a folder given in RIGTUI_SCAN_DIRS is laid out from its top-level names."""
+    try:
+        names = {entry.name for entry in os.scandir(path)}
+    except OSError:
+        return FOLDER
+    if "manifests" in names and "blobs" in names:
+        return OLLAMA
+    if any(name.startswith("models--") for name in names):
+        return HF_CACHE
+    return FOLDER
+
+
+def default_roots(environ: Mapping[str, str] | None = None, home: Path | None = None) -> list[ScanRoot]:
+    """Return the folders a scan reads: RIGTUI_SCAN_DIRS first, then the default locations.
+
+    Folders that do not exist are kept; the scan skips them. ``environ`` and ``home`` default to
+    the process environment and the user's home folder.
+    """
+    environ = os.environ if environ is None else environ
+    home = Path.home() if home is None else home
+    roots = [
+        ScanRoot(Path(part).expanduser(), detect_layout(Path(part).expanduser()))
+        for part in environ.get("RIGTUI_SCAN_DIRS", "").split(os.pathsep)
+        if part.strip()
+    ]
+    if environ.get("RIGTUI_SCAN_DEFAULTS", "1").strip().lower() in _OFF:
+        return roots
+    roots.append(ScanRoot(hf_cache_dir(environ, home), HF_CACHE))
+    ollama = [Path(environ["OLLAMA_MODELS"]).expanduser()] if environ.get("OLLAMA_MODELS") else []
+    ollama += [home / ".ollama" / "models", Path("/usr/share/ollama/.ollama/models")]
+    roots.extend(ScanRoot(path, OLLAMA) for path in ollama)
+    roots.append(ScanRoot(home / ".lmstudio" / "models", LM_STUDIO))
+    roots.append(ScanRoot(home / ".cache" / "lm-studio" / "models", LM_STUDIO))
+    unique: dict[Path, ScanRoot] = {}
+    for root in roots:
+        unique.setdefault(root.path, root)
+    return list(unique.values())
+
+
+# --- the scan ------------------------------------------------------------------------------------
+
+
+def scan_local_models(
+    roots: list[ScanRoot] | None = None,
+    *,
+    max_files: int = MAX_FILES,
+    max_entries: int = MAX_ENTRIES,
+    max_seconds: float = MAX_SECONDS,
+) -> LocalScan:
+    """Find the models in ``roots`` (default: ``default_roots()``), reading only headers.
+
+    Entries that cannot be read come back with ``error`` set and are logged; the scan goes on.
+    """
+    roots = default_roots() if roots is None else roots
+    scan = LocalScan(roots=list(roots))
+    budget = _Budget(max_files, max_entries, time.monotonic() + max_seconds)
+    readers = {HF_CACHE: _scan_hf_cache, OLLAMA: _scan_ollama, LM_STUDIO: _scan_folder, FOLDER: _scan_folder}
+    try:
+        for root in roots:
+            if not root.path.is_dir():
+                continue
+            log.debug("scanning %s as %s", root.path, root.layout)
+            for model in readers[root.layout](root, budget):
+                if model.error:
+                    log.info("skipped %s: %s", model.path, model.error)
+                scan.models.append(model)
+    except _LimitReached as stop:
+        scan.limit = f"{stop}; found {len(scan.models)} entries so far"
+        log.warning("local model scan %s", scan.limit)
+    return scan
+
+
+def _walk_files(root: Path, budget: _Budget, max_depth: int = MAX_DEPTH) -> Iterator[Path]:
+    """Yield files below ``root`` in name order, following folder symlinks once each."""
+    visited: set[tuple[int, int]] = set()
+
+    def walk(folder: Path, depth: int) -> Iterator[Path]:
+        try:
+            info = folder.stat()
+        except OSError:
+            return
+        key = (info.st_dev, info.st_ino)
+        if key in visited:
+            return
+        visited.add(key)
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError as exc:
+            log.info("cannot list %s: %s", folder, exc.strerror or exc)
+            return
+        for entry in entries:
+            budget.entry()
+            try:
+                is_dir = entry.is_dir()
+            except OSError:
+                continue
+            if is_dir:
+                if depth < max_depth and not entry.name.startswith("."):
+                    yield from walk(Path(entry.path), depth + 1)
+            else:
+                yield Path(entry.path)
+
+    yield from walk(root, 0)
+
+
+def _is_gguf_name(path: Path) -> bool:
+    return path.name.lower().endswith(".gguf") and "mmproj" not in path.name.lower()
+
+
+def _scan_folder(root: ScanRoot, budget: _Budget) -> Iterator[LocalModel]:
+    """Read LM Studio's folder or a plain folder: every GGUF file below it."""
+    for path in _walk_files(root.path, budget):
+        if not _is_gguf_name(path):
+            continue
+        relative = path.relative_to(root.path).parts
+        repo = "/".join(relative[:2]) if root.layout == LM_STUDIO and len(relative) >= 3 else None
+        model = _gguf_entry(path, _display_name(path), root.layout, budget, repo=repo)
+        if model is not None:
+            yield model
+
+
+def _scan_hf_cache(root: ScanRoot, budget: _Budget) -> Iterator[LocalModel]:
+    """Read the hub cache: GGUF files in each model repository's snapshot, else its config.json."""
+    try:
+        repos = sorted(p for p in root.path.iterdir() if p.name.startswith("models--"))
+    except OSError as exc:
+        log.info("cannot list %s: %s", root.path, exc.strerror or exc)
+        return
+    for repo_dir in repos:
+        budget.entry()
+        repo = repo_dir.name.removeprefix("models--").replace("--", "/")
+        snapshot = _hf_snapshot(repo_dir)
+        if snapshot is None:
+            continue
+        files = list(_walk_files(snapshot, budget))
+        ggufs = [p for p in files if _is_gguf_name(p)]
+        for path in ggufs:
+            model = _gguf_entry(path, _display_name(path), HF_CACHE, budget, repo=repo)
+            if model is not None:
+                yield model
+        if not ggufs and (snapshot / "config.json").is_file():
+            weights = [p for p in files if p.name.endswith(_WEIGHT_SUFFIXES)]
+            if weights:
+                yield _config_entry(snapshot, repo, weights, budget)
+
+
+def _hf_snapshot(repo_dir: Path) -> Path | None:
+    """Return the snapshot ``refs/main`` points at, else the newest snapshot folder."""
+    try:
+        commit = (repo_dir / "refs" / "main").read_text(encoding="utf-8").strip()
+    except OSError:
+        commit = ""
+    if commit and (repo_dir / "snapshots" / commit).is_dir():
+        return repo_dir / "snapshots" / commit
+    try:
+        snapshots = [p for p in (repo_dir / "snapshots").iterdir() if p.is_dir()]
+    except OSError:
+        return None
+    return max(snapshots, key=lambda p: p.stat().st_mtime, default=None)
+
+
+def _scan_ollama(root: ScanRoot, budget: _Budget) -> Iterator[LocalModel]:
+    """Read Ollama's store: one model per manifest file, from the GGUF blob it names."""
+    manifests = root.path / "manifests"
+    for manifest in _walk_files(manifests, budget, max_depth=3):
+        parts = manifest.relative_to(manifests).parts
+        if len(parts) != 4:
+            continue
+        name = _ollama_name(*parts)
+        try:
+            blob = _ollama_blob(manifest, root.path / "blobs")
+        except RigtuiError as exc:
+            yield LocalModel(name=name, path=manifest, origin=OLLAMA, error=exc.message)
+            continue
+        model = _gguf_entry(blob, name, OLLAMA, budget, split=False)
+        if model is not None:
+            yield model
+
+
+def _ollama_name(host: str, namespace: str, model: str, tag: str) -> str:
+    """Return the name ``ollama run`` takes, short for the default registry as Ollama prints it."""
+    if host == "registry.ollama.ai":
+        return f"{model}:{tag}" if namespace == "library" else f"{namespace}/{model}:{tag}"
+    return f"{host}/{namespace}/{model}:{tag}"
+
+
+def _ollama_blob(manifest: Path, blobs: Path) -> Path:
+    """Return the GGUF blob a manifest's model layer names.
+
+    Raises:
+        RigtuiError: the manifest is unreadable, not JSON, has no model layer, or its blob is missing.
+    """
+    try:
+        if manifest.stat().st_size > MAX_MANIFEST_BYTES:
+            raise RigtuiError(f"manifest {manifest} is larger than {MAX_MANIFEST_BYTES:,} bytes")
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise RigtuiError(f"cannot read manifest {manifest}: {exc.strerror or exc}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RigtuiError(f"manifest {manifest} is not valid JSON: {exc}") from None
+    layers = data.get("layers") if isinstance(data, dict) else None
+    layer = next(
+        (item for item in layers or [] if isinstance(item, dict) and item.get("mediaType") == OLLAMA_MODEL_LAYER),
+        None,
+    )
+    if layer is None:
+        raise RigtuiError(f"manifest {manifest} has no {OLLAMA_MODEL_LAYER} layer (not a GGUF model)")
+    match = _DIGEST.match(str(layer.get("digest", "")))
+    if not match:
+        raise RigtuiError(f"manifest {manifest} has an invalid model digest {layer.get('digest')!r}")
+    # Older Ollama releases named blobs "sha256:{hex}" outside Windows (server/modelpath.go).
+    for name in (f"sha256-{match.group(1)}", f"sha256:{match.group(1)}"):
+        if (blobs / name).is_file():
+            return blobs / name
+    raise RigtuiError(f"blob sha256-{match.group(1)[:12]}… named by {manifest} is missing from {blobs}")
+
+
+# --- reading one model ---------------------------------------------------------------------------
+
+
+def _display_name(path: Path) -> str:
+    """Return the file name without '.gguf' and without a '-00001-of-00003' parts suffix."""
+    split = _SPLIT.match(path.name)
+    if split:
+        return split.group("prefix")
+    return path.name[: -len(".gguf")] if path.name.lower().endswith(".gguf") else path.name
+
+
+def _split_parts(path: Path) -> list[Path] | None:
+    """Return every part of a split GGUF named by its first part, [path] when not split.
+
+    Returns None for a later part, which is listed through its first.
+    """
+    split = _SPLIT.match(path.name)
+    if not split:
+        return [path]
+    if int(split.group("part")) != 1:
+        return None
+    count = int(split.group("count"))
+    width = len(split.group("part"))
+    return [path.with_name(f"{split.group('prefix')}-{i:0{width}d}-of-{split.group('count')}.gguf") for i in range(1, count + 1)]
+
+
+def _gguf_entry(
+    path: Path, name: str, origin: str, budget: _Budget, *, repo: str | None = None, split: bool = True
+) -> LocalModel | None:
+    """Read one GGUF model (all parts of a split one); None for files that are not models."""
+    parts = _split_parts(path) if split else [path]
+    if parts is None:
+        return None
+    try:
+        real = os.path.realpath(path)
+    except OSError:
+        real = str(path)
+    if real in budget.seen:
+        return None
+    budget.seen.add(real)
+    try:
+        found, file_bytes = _read_gguf_parts(parts, budget)
+    except _Skip as skip:
+        log.debug("not a model: %s (%s)", path, skip)
+        return None
+    except RigtuiError as exc:
+        return LocalModel(name=name, path=path, origin=origin, error=exc.message, repo=repo, parts=len(parts))
+    spec = found.spec.model_copy(update={"source": repo or str(path)})
+    return LocalModel(
+        name=name,
+        path=path,
+        origin=origin,
+        file_type=found.file_type,
+        file_bytes=file_bytes,
+        spec=spec,
+        repo=repo,
+        parts=len(parts),
+    )
+
+
+def _read_gguf_parts(parts: list[Path], budget: _Budget) -> tuple[Any, int]:
+    """Read the headers of every part and build the model from all their tensors.
+
+    Returns the ``GgufModel`` and the bytes of all parts together.
+
+    Raises:
+        GgufError: a part is missing, unreadable, malformed or shorter than its tensors require.
+        _Skip: the file is a vision projector, not a language model.
+    """
+    from rigtui.sources.gguf import GgufError, GgufHeader, model_from_header, read_header, tensor_bytes
+
+    headers = []
+    total = 0
+    for index, part in enumerate(parts, start=1):
+        if part.is_symlink() and not part.exists():
+            raise GgufError(f"{part}: broken symlink to {os.readlink(part)}")
+        if not part.is_file():
+            raise GgufError(f"{parts[0]}: part {index} of {len(parts)} is missing: {part.name}")
+        budget.file()
+        header = read_header(part)
+        if index == 1 and header.architecture == "clip":
+            raise _Skip("a CLIP vision projector")
+        expected = header.data_offset + sum(tensor_bytes(t) for t in header.tensors)
+        size = part.stat().st_size
+        if size < expected:
+            raise GgufError(
+                f"{part}: truncated: the file has {size:,} bytes but its tensors end at byte {expected:,}; "
+                "download it again"
+            )
+        headers.append(header)
+        total += expected
+    first = headers[0]
+    if len(headers) > 1:
+        tensors = tuple(t for header in headers for t in header.tensors)
+        first = GgufHeader(first.version, first.metadata, tensors, first.data_offset, first.header_bytes)
+    return model_from_header(first, source=str(parts[0])), total
+
+
+def _config_entry(snapshot: Path, repo: str, weights: list[Path], budget: _Budget) -> LocalModel:
+    """Read a transformers snapshot: the architecture from config.json, the size from its weight files."""
+    from rigtui.sources.remote import model_from_hf_config
+
+    name = repo
+    budget.file()
+    try:
+        config = json.loads((snapshot / "config.json").read_text(encoding="utf-8"))
+        if not isinstance(config, dict):
+            raise RigtuiError(f"{snapshot / 'config.json'}: not a JSON object")
+        # Quantized checkpoints store fewer bytes per parameter than torch_dtype, so their
+        # size would undercount parameters; the architecture estimate is used for them instead.
+        quantized = "quantization_config" in config
+        weight_bytes = sum(p.stat().st_size for p in weights if p.name.endswith(".safetensors"))
+        spec = model_from_hf_config(config, repo, None if quantized else weight_bytes or None)
+    except OSError as exc:
+        return LocalModel(name=name, path=snapshot, origin=HF_CACHE, error=f"cannot read {exc.filename}: {exc.strerror or exc}", repo=repo)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return LocalModel(name=name, path=snapshot, origin=HF_CACHE, error=f"{snapshot / 'config.json'}: invalid JSON: {exc}", repo=repo)
+    except RigtuiError as exc:
+        return LocalModel(name=name, path=snapshot, origin=HF_CACHE, error=exc.message, repo=repo)
+    except (ValueError, TypeError) as exc:
+        return LocalModel(name=name, path=snapshot, origin=HF_CACHE, error=f"{snapshot / 'config.json'}: {exc}", repo=repo)
+    return LocalModel(
+        name=name,
+        path=snapshot,
+        origin=HF_CACHE,
+        file_type=safetensors_quant(config),
+        file_bytes=sum(p.stat().st_size for p in weights),
+        spec=spec,
+        repo=repo,
+        parts=len(weights),
+    )
+
+
+def safetensors_quant(config: Mapping[str, Any]) -> str | None:
+    """Return the catalog quant id a transformers checkpoint is stored in, or None when unknown."""
+    quant = config.get("quantization_config")
+    if isinstance(quant, dict):
+        method = str(quant.get("quant_method", "")).lower()
+        bits = quant.get("bits") or quant.get("w_bit")
+        if method in ("awq", "gptq") and bits in (4, 8):
+            return f"{method}-{bits}bit"
+        return {"fp8": "fp8", "mxfp4": "mxfp4-native"}.get(method)
+    text = config.get("text_config") if isinstance(config.get("text_config"), dict) else config
+    dtype = text.get("torch_dtype") or config.get("torch_dtype") or text.get("dtype") or config.get("dtype")
+    return {"bfloat16": "safetensors-bf16", "float16": "safetensors-fp16"}.get(str(dtype))
+
+
+# --- into the catalog ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LocalEntry:
+    """A local model as the fit matrix places it: a catalog-style spec at the file's own quant."""
+
+    model: LocalModel
+    spec: "ModelSpec"
+    """The model's spec with a ``local-`` id and the name it has on disk."""
+    quant: str
+    """Catalog quant id of the file's quantization."""
+
+
+def catalog_entries(scan: LocalScan, catalog: "Catalog") -> tuple[list[LocalEntry], list[str]]:
+    """Turn readable models into catalog entries; return them and why the others were left out."""
+    import hashlib
+
+    from rigtui.core.catalog import normalize_name
+
+    entries: list[LocalEntry] = []
+    problems = [f"{m.path}: {m.error}" for m in scan.errors]
+    for model in scan.readable:
+        quant = quant_id(model, catalog)
+        if quant is None:
+            problems.append(f"{model.path}: quantization {model.file_type or 'unknown'} is not in the catalog")
+            continue
+        digest = hashlib.sha1(str(model.path).encode()).hexdigest()[:8]
+        assert model.spec is not None
+        # Aliases are dropped so that a repository id keeps resolving to the bundled entry.
+        spec = model.spec.model_copy(
+            update={"id": f"local-{normalize_name(model.name)[:40]}-{digest}", "name": model.name, "aliases": []}
+        )
+        entries.append(LocalEntry(model, spec, quant))
+    return entries, problems
+
+
+def quant_id(model: LocalModel, catalog: "Catalog") -> str | None:
+    """Return the catalog quant id of a model's own quantization, or None when the catalog lacks it."""
+    if not model.file_type:
+        return None
+    if model.file_type in catalog.quants:
+        return model.file_type
+    from rigtui.core.catalog import NameNotFound
+
+    try:
+        found = catalog.quant(model.file_type)
+    except NameNotFound:
+        return None
+    gguf_file = model.origin == OLLAMA or model.path.name.lower().endswith(".gguf")
+    return found.id if (found.format == "gguf") == gguf_file else None
