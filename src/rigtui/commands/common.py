@@ -108,8 +108,14 @@ def gguf_model_path(text: str) -> str:
     """Return the path a launch command should load for a --model GGUF file.
 
     A local file keeps the path as given. A remote file is named by its file name, the
-    name it gets when downloaded into the current folder.
+    name it gets when downloaded into the current folder. llama.cpp loads a split model from
+    its first part, so any part's name becomes the first part's.
     """
+    from rigtui.sources.gguf import split_part_names
+
+    parts = split_part_names(text)
+    if parts:
+        text = parts[0]
     if text.lower().startswith(("http://", "https://")):
         return text.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
     return text
@@ -178,6 +184,10 @@ def build_workload(catalog: Catalog, args: argparse.Namespace) -> Workload:
     # The file only serves as the launch command's model when it is the quantization asked for.
     if resolved.origin == "gguf" and file_type and quant.id.lower() == file_type.lower():
         extra["model_path"] = gguf_model_path(args.model)
+    # The file's own tensor sizes hold for its own quantization; another --quant is estimated.
+    weights = None
+    if resolved.weights is not None and (args.quant is None or (file_type and quant.id.lower() == file_type.lower())):
+        weights = replace(resolved.weights, quant_id=quant.id)
     runtime = lookup("runtimes", catalog.runtime, args.runtime)
     if args.context <= 0:
         raise UsageError(f"--context: invalid value {args.context}; use a positive number of tokens such as 8192")
@@ -205,5 +215,6 @@ def build_workload(catalog: Catalog, args: argparse.Namespace) -> Workload:
         depth=args.depth,
         prompt=args.prompt,
         ggml_types=dict(catalog.ggml_types),
+        weights=weights,
         extra=extra,
     )

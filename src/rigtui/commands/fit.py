@@ -10,6 +10,8 @@ from typing import Any
 from rigtui.core.rig import SPLITS
 
 _BAR_WIDTH = 10
+# How `FitResult.weights_source` reads in the summary line.
+_WEIGHTS_SOURCE_WORDS = {"gguf-header": "exact, GGUF header", "estimate": "estimated"}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -110,6 +112,7 @@ def result_to_json(result) -> dict[str, Any]:
         "tensor_split": list(result.tensor_split) if result.tensor_split else None,
         "max_context": result.max_context,
         "model_file_bytes": result.model_file_bytes,
+        "weights_source": result.weights_source,
         "decode_tokens_per_s": result.decode.as_dict() if result.decode else None,
         "prefill_tokens_per_s": result.prefill.as_dict() if result.prefill else None,
         "launch_command": result.launch_command,
@@ -154,7 +157,7 @@ def _print_summary(rig, workload, result) -> None:
     console.print(title)
     console.print(
         f"split {result.split}, context {result.context:,}, KV cache {escape(result.kv_cache)}, "
-        f"file {_gib(result.model_file_bytes)}"
+        f"file {_gib(result.model_file_bytes)} ({_WEIGHTS_SOURCE_WORDS.get(result.weights_source, result.weights_source)})"
         + (f", tensor split {','.join(f'{v:g}' for v in result.tensor_split)}" if result.tensor_split else "")
     )
     table = Table(show_edge=False, pad_edge=False, title="memory per device, GiB", title_justify="left")

@@ -310,7 +310,7 @@ def _fill(rig: Rig, workload: Workload, subset: tuple[int, ...], n_cpu_moe: int,
 def _contiguous_counts(rig: Rig, workload: Workload, subset: tuple[int, ...], n_cpu_moe: int) -> list[int]:
     """Fill the subset's GPUs in slot order with whole layers until each is full."""
     model = workload.model
-    weights = memory.model_weights(model, workload.quant, workload.ggml_types, workload.bpw)
+    weights = memory.workload_weights(workload)
     shape = memory.llamacpp_compute_shape(model, workload.context, workload.ubatch, workload.flash_attn)
     overhead = workload.runtime.per_gpu_overhead_mib * (1 << 20)
     kv_sizes = memory.layer_kv_bytes(model, workload.context, workload.kv_cache, workload.ggml_types, workload.ubatch, workload.parallel)
@@ -521,9 +521,11 @@ def _to_result(rig: Rig, workload: Workload, placement: pl.Placement) -> FitResu
     # A placement that does not fit has no speed and no command that would start.
     runs = base.fits and bool(base.devices)
     launch = _launch(rig, workload, placement) if base.fits and loadable else None
+    weights = memory.workload_weights(workload)
     return replace(
         base,
-        model_file_bytes=model_file_bytes(workload.model, workload.quant, workload.ggml_types, workload.bpw),
+        model_file_bytes=weights.file_bytes,
+        weights_source=weights.source,
         decode=speed.decode if runs else None,
         prefill=speed.prefill if runs else None,
         launch_command=launch,

@@ -13,8 +13,12 @@ import math
 import operator
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING, Literal
 
 from rigtui.core.specs import GgmlType, ModelSpec, QuantRule, QuantSpec
+
+if TYPE_CHECKING:
+    from rigtui.core.rig import Workload
 
 # 1-D tensors (norms, biases) and MoE routers are never quantized by llama.cpp; GGUF keeps them F32.
 _UNQUANTIZED = ("norm", "ffn_gate_inp")
@@ -38,6 +42,9 @@ _KV_ELEMENT_BYTES = {
 }
 # llama.cpp pads the context to a multiple of 256 KV cells (llama-context.cpp, GGML_PAD).
 KV_CELL_PADDING = 256
+
+
+WeightsSource = Literal["gguf-header", "estimate"]
 
 
 @dataclass(frozen=True)
@@ -82,6 +89,12 @@ class ModelWeights:
     tied_embeddings: bool
     tensor_types: dict[str, int]
     """Bytes by GGML type (or format name), for the summary."""
+    source: WeightsSource = "estimate"
+    """'gguf-header' when every size was read from a GGUF file's tensor infos, else 'estimate'."""
+    model_id: str | None = None
+    """Model a header-read set belongs to; ``workload_weights`` uses it for that model only."""
+    quant_id: str | None = None
+    """Quantization a header-read set belongs to; another quantization gets an estimate."""
 
     @functools.cached_property
     def layer_totals(self) -> tuple[int, ...]:
@@ -100,7 +113,7 @@ class ModelWeights:
     @property
     def file_bytes(self) -> int:
         """Bytes of weight data in the file; a tied head shares token_embd's bytes."""
-        head = 0 if self.tied_embeddings else self.output_bytes
+        head = self.output_bytes - self.token_embd_bytes if self.tied_embeddings else self.output_bytes
         return self.layer_bytes + self.token_embd_bytes + head
 
     @property
@@ -339,6 +352,23 @@ def model_weights(
     # A copy of the type table, so that a caller who edits its dict in place misses the entry.
     _RECENT_WEIGHTS[(id(model), id(quant), id(ggml_types), bpw)] = (model, quant, dict(ggml_types), cached)
     return cached
+
+
+def workload_weights(workload: "Workload") -> ModelWeights:
+    """Return the weights a workload places: the sizes read from its GGUF file, else an estimate.
+
+    Sizes read from a file hold for that file's model and quantization only. A workload that
+    swaps either (the fit matrix tries every quantization) falls back to ``model_weights``.
+    """
+    given = workload.weights
+    if (
+        given is not None
+        and given.model_id == workload.model.id
+        and given.quant_id == workload.quant.id
+        and len(given.layers) == workload.model.n_layers
+    ):
+        return given
+    return model_weights(workload.model, workload.quant, workload.ggml_types, workload.bpw)
 
 
 # Catalog entries are frozen but hold lists, so they cannot key an lru_cache; their JSON does.

@@ -281,7 +281,7 @@ def _slot_compute_bytes(sums: _LayerSplitSums, slot: int) -> int:
 def _layer_split_sums(workload: Workload, plan: LayerPlan, ratios: list[float] | None) -> _LayerSplitSums:
     model = workload.model
     n_layer = model.n_layers
-    weights = memory.model_weights(model, workload.quant, workload.ggml_types, workload.bpw)
+    weights = memory.workload_weights(workload)
     shape = memory.llamacpp_compute_shape(model, workload.context, workload.ubatch, workload.flash_attn)
     full = plan.gpu_layers >= n_layer and plan.output_on_gpu
     ngl = n_layer + 1 if full else min(plan.gpu_layers, n_layer)
@@ -364,7 +364,7 @@ def build_row_or_tensor_split(rig: Rig, workload: Workload, gpu_indexes: tuple[i
     needs flash attention and an unquantized cache (llama.cpp docs/multi-gpu.md).
     """
     model = workload.model
-    weights = memory.model_weights(model, workload.quant, workload.ggml_types, workload.bpw)
+    weights = memory.workload_weights(workload)
     shape = memory.llamacpp_compute_shape(model, workload.context, workload.ubatch, workload.flash_attn)
     kv_total = sum(memory.layer_kv_bytes(model, workload.context, workload.kv_cache, workload.ggml_types, workload.ubatch, workload.parallel))
     total_ratio = sum(ratios)
@@ -436,7 +436,7 @@ def build_ollama(rig: Rig, workload: Workload, gpu_order: list[int]) -> Placemen
     room (ollama llm/memory.go, EstimateGPULayers); what does not fit stays on the CPU.
     """
     model = workload.model
-    weights = memory.model_weights(model, workload.quant, workload.ggml_types, workload.bpw)
+    weights = memory.workload_weights(workload)
     shape = memory.llamacpp_compute_shape(model, workload.context, workload.ubatch, workload.flash_attn)
     graph = workload.compute_graph_bytes or memory.llamacpp_compute_bytes(shape, True, True)
     projector = (workload.projector_bytes or 0) + (workload.projector_graph_bytes or 0)
@@ -536,7 +536,7 @@ def build_tensor_parallel(rig: Rig, workload: Workload, gpu_indexes: tuple[int, 
     model = workload.model
     engine = workload.runtime.engine
     tp = len(gpu_indexes)
-    weights = memory.model_weights(model, workload.quant, workload.ggml_types, workload.bpw)
+    weights = memory.workload_weights(workload)
     norms = model.n_layers * 2 * model.hidden_size * 2
     sharded = max(weights.file_bytes - norms, 0)
     kv_type = workload.kv_cache
@@ -663,7 +663,7 @@ def build_pipeline_parallel(rig: Rig, workload: Workload, gpu_indexes: tuple[int
     vLLM's own default is an even split.
     """
     model = workload.model
-    weights = memory.model_weights(model, workload.quant, workload.ggml_types, workload.bpw)
+    weights = memory.workload_weights(workload)
     element = memory.kv_element_bytes(workload.kv_cache, workload.ggml_types)
     k_width, v_width = memory.kv_row_elements(model)
     kv_layer_per_token = (k_width + v_width) * element

@@ -84,6 +84,8 @@ class FitResult:
     max_context: int | None = None
     """Largest context that fits with this split, None when the model does not fit at all."""
     model_file_bytes: int = 0
+    weights_source: str = "estimate"
+    """Origin of the weight sizes: 'gguf-header' (the file's own tensors) or 'estimate'."""
     decode: SpeedRange | None = None
     prefill: SpeedRange | None = None
     launch_command: str | None = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
+from rigtui.core.memory import ModelWeights
 from rigtui.core.specs import GgmlType, GpuSpec, ModelSpec, OsSpec, QuantSpec, RuntimeSpec
 
 GIB = 1 << 30
@@ -123,4 +124,6 @@ class Workload:
     """Compute graph per GPU measured from a runtime log (Ollama prints it); None: estimate it."""
     ggml_types: dict[str, GgmlType] = field(default_factory=dict, compare=False, hash=False)
     """GGML tensor types from the catalog, which size GGUF weights and quantized KV caches."""
+    weights: ModelWeights | None = None
+    """Per-tensor sizes read from the model's GGUF file; None sizes the weights from quantization rules."""
     extra: dict[str, str] = field(default_factory=dict)

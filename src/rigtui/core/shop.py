@@ -147,7 +147,7 @@ def card_bound(spec: GpuSpec, rig: Rig, workload: Workload, used_bytes: int = 0,
 def target_bound(workload: Workload, cpu_ram_bandwidth_gbs: float) -> _TargetBound:
     """Return the target's bytes read per token (a lower bound) and the CPU's speed figures."""
     model = workload.model
-    weights = _memory.model_weights(model, workload.quant, workload.ggml_types, workload.bpw)
+    weights = _memory.workload_weights(workload)
     shape = _speed.model_shape(model)
     dense = sum(layer.dense_bytes for layer in weights.layers)
     routed = sum(layer.expert_bytes for layer in weights.layers)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rigtui.core.catalog import Catalog, NameNotFound
+from rigtui.core.memory import ModelWeights
 from rigtui.core.specs import ModelSpec
 
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -20,6 +21,8 @@ class ResolvedModel:
     file_type: str | None = None
     """Quantization of a GGUF file, such as 'Q4_K_M', when the model came from one."""
     file_bytes: int | None = None
+    weights: ModelWeights | None = None
+    """Every tensor's real size when the model came from a GGUF file (all parts of a split one)."""
 
 
 def resolve_model(text: str, catalog: Catalog, *, allow_network: bool = True, timeout: float = 10.0) -> ResolvedModel:
@@ -32,23 +35,17 @@ def resolve_model(text: str, catalog: Catalog, *, allow_network: bool = True, ti
     """
     lowered = text.lower()
     if lowered.endswith(".gguf") and lowered.startswith(("http://", "https://")):
-        from rigtui.sources.gguf import model_from_header
+        from rigtui.sources.gguf import fetch_model_header, model_from_header
         from rigtui.sources.remote import fetch_gguf_header
 
-        found = model_from_header(fetch_gguf_header(text, timeout=timeout), source=text)
-        return ResolvedModel(found.spec, "gguf", found.file_type, found.file_bytes)
+        header = fetch_model_header(text, lambda url: fetch_gguf_header(url, timeout=timeout))
+        found = model_from_header(header, source=text)
+        return ResolvedModel(found.spec, "gguf", found.file_type, found.file_bytes, found.weights)
     if lowered.endswith(".gguf") or Path(text).is_file():
-        from rigtui.sources.gguf import GgufError, model_from_header, read_header
+        from rigtui.sources.gguf import model_from_header, read_model_file
 
-        path = Path(text).expanduser()
-        found = model_from_header(read_header(path), source=text)
-        size = path.stat().st_size
-        if size < found.file_bytes:
-            raise GgufError(
-                f"{path}: truncated: the file has {size:,} bytes but its tensors end at byte "
-                f"{found.file_bytes:,}; download it again"
-            )
-        return ResolvedModel(found.spec, "gguf", found.file_type, found.file_bytes)
+        found = model_from_header(read_model_file(Path(text).expanduser()), source=text)
+        return ResolvedModel(found.spec, "gguf", found.file_type, found.file_bytes, found.weights)
     try:
         return ResolvedModel(catalog.model(text), "catalog")
     except NameNotFound:
