@@ -21,6 +21,11 @@ from rigtui.tui.widgets.verdict import FIT_MARK, FIT_STYLE, FIT_WORDS, fit_class
 
 # Depths for the speed plot, as fractions of the largest context that fits.
 PLOT_FRACTIONS = (0.0, 0.125, 0.25, 0.5, 0.75, 1.0)
+# The summary's last line: whether the weight bytes are the model file's own or an estimate.
+WEIGHTS_SOURCE_LINES = {
+    "gguf-header": "Weights: exact tensor sizes from the GGUF header",
+    "estimate": "Weights: estimated from the quantization's rules",
+}
 
 
 class FitDetailScreen(ExplorerScreen):
@@ -116,6 +121,7 @@ class FitDetailScreen(ExplorerScreen):
             text.append("Layers  " + " · ".join(placed) + "\n")
         text.append(f"Largest context that fits: {context_label(result.max_context)}\n")
         text.append(f"Decode  {speed_range(result.decode)}\nPrefill {speed_range(result.prefill)}\n")
+        text.append(WEIGHTS_SOURCE_LINES.get(result.weights_source, f"Weights: {result.weights_source}") + "\n", style="dim")
         return text
 
     def _notes(self, result: FitResult) -> Text:
