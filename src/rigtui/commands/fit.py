@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"--ubatch: invalid value {args.ubatch}; use a positive number such as 512")
         rig = build_rig(catalog, args)
         workload = build_workload(catalog, args)
-        result = fit(rig, workload)
+        result = _calibrated(rig, workload, fit(rig, workload))
     except UsageError as exc:
         print(f"rigtui: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -76,6 +76,17 @@ def run(args: argparse.Namespace) -> int:
     else:
         _print_summary(rig, workload, result)
     return 0
+
+
+def _calibrated(rig, workload, result):
+    """Apply the speeds measured on this rig (`rigtui measure`) to the result."""
+    from rigtui.core.rig_calibration import calibrate
+    from rigtui.sources.measurements import load_measurements
+
+    measurements, problems = load_measurements()
+    for problem in problems:
+        print(f"rigtui: warning: {problem}", file=sys.stderr)
+    return calibrate(rig, workload, result, measurements)
 
 
 def result_to_json(result) -> dict[str, Any]:
@@ -115,6 +126,9 @@ def result_to_json(result) -> dict[str, Any]:
         "weights_source": result.weights_source,
         "decode_tokens_per_s": result.decode.as_dict() if result.decode else None,
         "prefill_tokens_per_s": result.prefill.as_dict() if result.prefill else None,
+        "decode_source": getattr(result, "decode_source", "model"),
+        "prefill_source": getattr(result, "prefill_source", "model"),
+        "calibration_measurements": getattr(result, "calibration_count", 0),
         "launch_command": result.launch_command,
         "warnings": [{"code": w.code, "message": w.message} for w in result.warnings],
         "notes": list(result.notes),
@@ -183,6 +197,7 @@ def _print_summary(rig, workload, result) -> None:
         console.print(
             f"decode {result.decode.expected:.1f} tok/s ({result.decode.low:.1f}-{result.decode.high:.1f}), "
             f"prefill {result.prefill.expected:.0f} tok/s ({result.prefill.low:.0f}-{result.prefill.high:.0f})"
+            + _speed_label(result)
         )
     for w in result.warnings:
         console.print(f"[yellow]warning[/yellow] [{escape(w.code)}] {escape(w.message)}")
@@ -191,6 +206,14 @@ def _print_summary(rig, workload, result) -> None:
     if result.launch_command:
         console.print("launch:", markup=False)
         console.print("  " + result.launch_command, markup=False, soft_wrap=True)
+
+
+def _speed_label(result) -> str:
+    """Say when the speeds come from this rig's measurements instead of the speed model alone."""
+    from rigtui.core.rig_calibration import speed_label
+
+    label = speed_label(result)
+    return f"; {label} on this rig" if label else ""
 
 
 def _bar(device):
