@@ -1,13 +1,19 @@
 """Print how close the speed model comes to the public benchmarks.
 
-Usage: ``python bench/accuracy.py``. For decode and prefill, on fitted and set-aside rows,
-single-GPU and multi-device rigs separately, it prints the median and 90th-percentile
+Usage: ``python bench/accuracy.py [--json]``. For decode and prefill, on fitted and set-aside
+rows, single-GPU and multi-device rigs separately, it prints the median and 90th-percentile
 absolute percentage error, the share of measured values inside the predicted range, and the
 median width of that range (high minus low) as a percentage of the expected value.
+
+``--json`` prints the set-aside rows as a JSON list of records for bench/run.py. The targets
+apply to all set-aside rows together: a median decode error of at most 10 % and a median
+prefill error of at most 20 %, each with at least 80 % of measured values inside the range.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,8 +68,49 @@ def summarize(cases: list[speed_rows.Case]) -> dict[tuple[str, str, str], Summar
     }
 
 
+MAX_MEDIAN_ERROR = {"decode": 10.0, "prefill": 20.0}
+"""Target for the median absolute percentage error of all set-aside rows, per kind."""
+MIN_INSIDE_RANGE = 0.8
+"""Target for the share of set-aside measured values inside the predicted range."""
+
+
+def records(summaries: dict[tuple[str, str, str], Summary]) -> list[dict[str, object]]:
+    """Turn the set-aside summaries into the benchmark records bench/run.py collects."""
+    command = "python bench/accuracy.py"
+    result: list[dict[str, object]] = []
+    for kind in ("decode", "prefill"):
+        for group in ("all", "single", "multi"):
+            summary = summaries.get((kind, "set-aside", group))
+            if summary is None:
+                continue
+            label = f"speed accuracy: {kind}, set-aside {group} rigs ({summary.count} rows)"
+            targeted = group == "all"
+            limit = MAX_MEDIAN_ERROR[kind]
+            result.append({
+                "name": f"{label}, median error", "value": round(summary.median_error, 1), "unit": "%",
+                "target": f"<= {limit:g} %" if targeted else None,
+                "ok": summary.median_error <= limit if targeted else None, "command": command,
+            })
+            result.append({
+                "name": f"{label}, p90 error", "value": round(summary.p90_error, 1), "unit": "%",
+                "target": None, "ok": None, "command": command,
+            })
+            result.append({
+                "name": f"{label}, inside range", "value": round(summary.inside_range * 100), "unit": "%",
+                "target": f">= {MIN_INSIDE_RANGE * 100:g} %" if targeted else None,
+                "ok": summary.inside_range >= MIN_INSIDE_RANGE if targeted else None, "command": command,
+            })
+    return result
+
+
 def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true", help="print the set-aside results as a JSON list of records")
+    args = parser.parse_args()
     cases, problems = speed_rows.build_cases()
+    if args.json:
+        print(json.dumps(records(summarize(cases)), indent=1))
+        return 0
     for problem in problems:
         print(f"skipped {problem}")
     print(f"{len(cases)} usable rows ({sum(c.set_aside for c in cases)} set aside), {len(problems)} skipped\n")

@@ -1,6 +1,6 @@
 """Measure the explorer's start-up, keystroke latency and memory.
 
-Usage: python bench/tui_speed.py [--runs N] [--keys N]
+Usage: python bench/tui_speed.py [--runs N] [--keys N] [--json]
 
 1. Start to first paint: runs `rigtui` in a pseudo-terminal at 80x24 with empty user
    folders and times from spawn until the first frame (the loading screen) is on screen,
@@ -11,12 +11,19 @@ Usage: python bench/tui_speed.py [--runs N] [--keys N]
    each filter, sort or column key from writing it until the frame that shows its result
    arrives, while the matrix is still filling and once it has filled; then cursor keys,
    until the first bytes of their repaint.
+
+Before timing, it compiles rigtui's modules to bytecode, as pip does when it installs a
+wheel; an editable install run with PYTHONDONTWRITEBYTECODE=1 would otherwise compile them
+again at every start. ``--json`` prints a JSON list of records for bench/run.py instead of
+the report.
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import fcntl
+import json
 import os
 import pty
 import re
@@ -34,6 +41,9 @@ from pathlib import Path
 ANSI = re.compile(rb"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[()][0-9A-Za-z]|\x1b[=>]|\x1b\][^\x07]*\x07")
 FIRST_FRAME = b"Loading the catalog"
 RIG_TABLE = b"GeForce"
+TARGET_FIRST_PAINT_S = 0.5
+TARGET_KEY_P95_MS = 50.0
+TARGET_RSS_MB = 100.0
 
 
 def _rss_mib(pid: int) -> float:
@@ -184,15 +194,67 @@ def _p95(values: list[float]) -> float:
     return statistics.quantiles(values, n=20)[18] if len(values) >= 20 else max(values)
 
 
+def compile_rigtui() -> None:
+    """Write the bytecode of every rigtui module, as pip does for an installed wheel."""
+    import rigtui
+
+    package = Path(rigtui.__file__).parent
+    if not compileall.compile_dir(package, quiet=1):
+        print(f"could not compile every module under {package}; start-up includes compiling them", file=sys.stderr)
+    elif sys.flags.dont_write_bytecode:
+        print(f"compiled {package} to bytecode, which this environment (PYTHONDONTWRITEBYTECODE) "
+              "would not write by itself", file=sys.stderr)
+
+
+def records(args: argparse.Namespace, times: list[float], table_times: list[float], rss_start: list[float],
+            phases: tuple[tuple[str, list[float]], ...], fill_seconds: float,
+            rss_full: float) -> list[dict[str, object]]:
+    """Turn the measurements into the benchmark records bench/run.py collects (memory in MB, 10^6 bytes)."""
+    command = f"python bench/tui_speed.py --runs {args.runs} --keys {args.keys}"
+    mib = 2**20 / 1e6
+    result: list[dict[str, object]] = []
+
+    def add(name: str, value: float | None, unit: str, target: str | None, ok: bool | None) -> None:
+        result.append({"name": name, "value": value, "unit": unit, "target": target, "ok": ok, "command": command})
+
+    if times:
+        paint = statistics.median(times)
+        add("start-up: first paint at 80x24, median", round(paint, 3), "s",
+            f"< {TARGET_FIRST_PAINT_S} s", paint < TARGET_FIRST_PAINT_S)
+        add("start-up: GPU table on screen, median", round(statistics.median(table_times), 3), "s", None, None)
+        rss = statistics.median(rss_start) * mib
+        add("memory: RSS after first paint", round(rss, 1), "MB", f"< {TARGET_RSS_MB:g} MB", rss < TARGET_RSS_MB)
+    else:
+        add("start-up: first paint at 80x24, median", None, "s", f"< {TARGET_FIRST_PAINT_S} s", False)
+    add("memory: RSS with the whole fit matrix filled", round(rss_full * mib, 1), "MB",
+        f"< {TARGET_RSS_MB:g} MB", rss_full * mib < TARGET_RSS_MB)
+    add("fit matrix over the bundled catalog filled", round(fill_seconds, 1), "s", None, None)
+    for label, values in phases:
+        p95 = _p95(values) * 1000 if values else None
+        add(f"keys: {label}, p95", None if p95 is None else round(p95, 1), "ms",
+            f"< {TARGET_KEY_P95_MS:g} ms", p95 is not None and p95 < TARGET_KEY_P95_MS)
+    return result
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10, help="first-paint runs (default 10)")
     parser.add_argument("--keys", type=int, default=60, help="keystrokes per phase (default 60)")
+    parser.add_argument("--json", action="store_true", help="print the results as a JSON list of records")
     args = parser.parse_args()
 
+    compile_rigtui()
     with tempfile.TemporaryDirectory() as home:
         times, table_times, rss_start = first_paint(args.runs, Path(home))
         filling, filled, moves, fill_seconds, rss_full = keystrokes(args.keys, Path(home))
+    phases = (
+        ("filter/sort/column key while filling", filling),
+        ("filter/sort/column key after filling", filled),
+        ("cursor key after filling", moves),
+    )
+    if args.json:
+        print(json.dumps(records(args, times, table_times, rss_start, phases, fill_seconds, rss_full), indent=1))
+        return 0
     if times:
         for label, values in (("first paint", times), ("GPU table on screen", table_times)):
             print(f"{label} at 80x24: median {statistics.median(values) * 1000:.0f} ms, "
@@ -201,11 +263,6 @@ def main() -> int:
     print(f"resident memory with the whole fit matrix filled (app and any child processes): {rss_full:.0f} MiB")
 
     print(f"fit matrix over the bundled catalog filled in {fill_seconds:.1f} s")
-    phases = (
-        ("filter/sort/column key while filling", filling),
-        ("filter/sort/column key after filling", filled),
-        ("cursor key after filling", moves),
-    )
     for label, values in phases:
         if not values:
             print(f"keystroke to repaint, {label}: no key got a repaint")
