@@ -514,6 +514,8 @@ def model_from_header(header: GgufHeader, source: str) -> GgufModel:
     arch = header.architecture
     if not arch:
         raise GgufError("general.architecture is missing")
+    if not header.tensors:
+        raise GgufError("the file holds no tensors, so it is no model (a vocabulary-only file?); give the weights file")
 
     def value(key: str) -> int | None:
         return _positive_int(header.arch_value(key))
