@@ -11,7 +11,11 @@ N_LAYERS, HIDDEN, HEADS, KV_HEADS, FFN, VOCAB = 2, 64, 4, 2, 128, 300
 
 
 def write_tiny_llama(
-    path: Path, tokens: int = VOCAB, file_type: int = gguf.LlamaFileType.MOSTLY_F16, split_max_tensors: int = 0
+    path: Path,
+    tokens: int = VOCAB,
+    file_type: int = gguf.LlamaFileType.MOSTLY_F16,
+    split_max_tensors: int = 0,
+    context_length: int = 2048,
 ) -> Path:
     """Write a complete, tiny llama-shaped GGUF file (F16 and F32 tensors).
 
@@ -25,7 +29,7 @@ def write_tiny_llama(
     writer.add_head_count(HEADS)
     writer.add_head_count_kv(KV_HEADS)
     writer.add_feed_forward_length(FFN)
-    writer.add_context_length(2048)
+    writer.add_context_length(context_length)
     writer.add_file_type(file_type)
     writer.add_token_list([f"tok{i}" for i in range(tokens)])
     rng = np.random.default_rng(0)

@@ -22,6 +22,7 @@ from rigtui.errors import RigtuiError
 if TYPE_CHECKING:
     from rigtui.core.catalog import Catalog
     from rigtui.core.rig import Rig
+    from rigtui.sources.local import LocalScan
     from rigtui.tui.startup import Startup
     from rigtui.tui.state import Settings
 
@@ -29,6 +30,9 @@ log = logging.getLogger(__name__)
 
 NEEDS_RIG = frozenset({"show", "undo", "redo", "save_rig", "open_rig"})
 """App actions that only make sense once the catalog and the rig have loaded."""
+
+LOCAL_MARK = "⌂"
+"""Marks models found on this disk in the Fit matrix."""
 
 MIN_WIDTH = 80
 MIN_HEIGHT = 24
@@ -99,6 +103,7 @@ class RigApp(App[None]):
         rigs_folder: Path | None = None,
         origin: str | None = None,
         unmatched: Sequence[Any] = (),
+        local_scan: "Callable[[], LocalScan] | None" = None,
     ) -> None:
         """Build the app from a loaded catalog, or from ``load``, which runs in a worker after the first paint."""
         if (catalog is None) == (load is None):
@@ -112,6 +117,8 @@ class RigApp(App[None]):
         self.notices: list[tuple[str, str]] = list(notices)
         self.unmatched: list[Any] = list(unmatched)
         """Detected cards that no catalog entry matches (``UnmatchedGpu``), offered on the Rig screen."""
+        self.local_scan = local_scan
+        """Scanner for models on this disk, run in a worker once the catalog is loaded; None skips the scan."""
         self._too_small: Screen[None] | None = None
         if catalog is not None:
             self._install(catalog, rig, settings, origin or ("Example rig: no GPU was detected" if rig is None else "Rig"))
@@ -180,6 +187,7 @@ class RigApp(App[None]):
             self.call_after_refresh(self._load_in_background)
         else:
             self._show_notices()
+            self._start_local_scan()
 
     @work(thread=True, exclusive=True, group="startup", description="load the catalog and detect GPUs")
     def _load_in_background(self) -> None:
@@ -205,6 +213,7 @@ class RigApp(App[None]):
         self._install(startup.catalog, startup.rig, startup.settings, startup.origin or "Rig")
         self.switch_mode("rig")
         self._show_notices()
+        self._start_local_scan()
 
     def _show_notices(self) -> None:
         for title, message in self.notices:
@@ -214,6 +223,68 @@ class RigApp(App[None]):
             self.notify(
                 f"{count} in {where}; first: {problems[0]}; run `rigtui catalog check` for the full list.",
                 title="User catalog entries skipped",
+                severity="warning",
+                timeout=12,
+                markup=False,
+            )
+
+    def _start_local_scan(self) -> None:
+        if self.local_scan is not None:
+            self._scan_local_models()
+
+    @work(thread=True, exclusive=True, group="local-models", description="find models on this disk")
+    def _scan_local_models(self) -> None:
+        assert self.local_scan is not None
+        try:
+            scan = self.local_scan()
+        except Exception as exc:  # noqa: BLE001 - a scan bug must not take the explorer down
+            log.warning("local model scan failed", exc_info=True)
+            self.call_from_thread(
+                self.notify,
+                f"Looking for models on this disk failed: {type(exc).__name__}: {exc}. "
+                "Run `rigtui local` to see the error in full.",
+                title="Local model scan failed",
+                severity="error",
+                markup=False,
+            )
+            return
+        self.call_from_thread(self.add_local_models, scan)
+
+    def add_local_models(self, scan: "LocalScan") -> None:
+        """Add the models a scan found to the catalog, so the Fit matrix shows them, and notify problems."""
+        from dataclasses import replace
+
+        from rigtui.sources.local import catalog_entries
+
+        entries, problems = catalog_entries(scan, self.catalog)
+        if entries:
+            models = dict(self.catalog.models)
+            models.update({entry.spec.id: entry.spec for entry in entries})
+            self.catalog = replace(self.catalog, models=models)
+            self.core.catalog = self.catalog
+            self.state.add_local_files({entry.spec.id: (str(entry.model.path), entry.quant) for entry in entries})
+            self.revision = self.state.revision
+            count = f"{len(entries)} model{'s' if len(entries) != 1 else ''}"
+            self.notify(
+                f"Found {count} on this disk. The Fit matrix marks them with {LOCAL_MARK}; d shows only them.",
+                title="Models on this disk",
+                timeout=6,
+                markup=False,
+            )
+        if problems:
+            count = f"{len(problems)} model file{'s' if len(problems) != 1 else ''}"
+            self.notify(
+                f"{count} on this disk could not be used; first: {problems[0]}. Run `rigtui local` for the list.",
+                title="Local models skipped",
+                severity="warning",
+                timeout=12,
+                markup=False,
+            )
+        if scan.limit:
+            self.notify(
+                f"The search for models on this disk {scan.limit}. Set RIGTUI_SCAN_DIRS to the folders "
+                "you keep models in, and RIGTUI_SCAN_DEFAULTS=0 to skip the default ones.",
+                title="Local model scan incomplete",
                 severity="warning",
                 timeout=12,
                 markup=False,
@@ -407,6 +478,7 @@ def make_app(
     rigs_folder: Path | None = None,
     origin: str | None = None,
     unmatched: Sequence[Any] = (),
+    local_scan: "Callable[[], LocalScan] | None" = None,
 ) -> RigApp:
     """Build the app from explicit inputs; the CLI and the tests both use this.
 
@@ -420,6 +492,8 @@ def make_app(
         origin: a line saying where the rig came from (detected, saved, example).
         unmatched: detected cards no catalog entry matches (``UnmatchedGpu``); the Rig screen
             lists them and lets the user pick their catalog entry.
+        local_scan: finds models on this disk (``rigtui.sources.local.scan_local_models``);
+            it runs in a worker after start-up. None, as in tests, scans nothing.
     """
     return RigApp(
         catalog,
@@ -430,4 +504,5 @@ def make_app(
         rigs_folder=rigs_folder,
         origin=origin,
         unmatched=unmatched,
+        local_scan=local_scan,
     )

@@ -58,9 +58,16 @@ class ExplorerState:
     settings: Settings
     revision: int = 0
     """Increases on every change, undo and redo; screens compare it to skip stale redraws."""
+    local_files: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """Models found on this disk: model id to (path, catalog quant id of the model's own files)."""
     _undo: list[Snapshot] = field(default_factory=list)
     _redo: list[Snapshot] = field(default_factory=list)
     _last: str = "start"
+
+    def add_local_files(self, files: dict[str, tuple[str, str]]) -> None:
+        """Record models found on disk; screens redraw, and undo history is untouched."""
+        self.local_files.update(files)
+        self.revision += 1
 
     def set_rig(self, rig: Rig, description: str) -> None:
         """Replace the rig, recording the previous one for undo."""
@@ -135,6 +142,10 @@ class ExplorerState:
         }
         values.update(overrides)
         values.setdefault("ggml_types", catalog.ggml_types)
+        local = self.local_files.get(values["model"])
+        if local is not None and local[1] == values["quant"] and catalog.quants[local[1]].format == "gguf":
+            # The launch command loads the GGUF file found on disk, not a guessed file name.
+            values.setdefault("extra", {"model_path": local[0]})
         return Workload(
             model=catalog.models[values.pop("model")],
             quant=catalog.quants[values.pop("quant")],

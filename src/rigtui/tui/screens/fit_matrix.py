@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Hashable
 
 from rich.text import Text
@@ -21,6 +21,7 @@ from textual.worker import get_current_worker
 
 from rigtui.core.rig import Workload
 from rigtui.core.specs import ModelSpec
+from rigtui.tui.app import LOCAL_MARK
 from rigtui.tui.compute import Failed
 from rigtui.tui.screens.base import ExplorerScreen
 from rigtui.tui.screens.settings import quant_choices
@@ -92,6 +93,7 @@ class FitMatrixScreen(ExplorerScreen):
         Binding("z", "cycle_size", "Size", id="cycle-size", tooltip="Filter by parameter count"),
         Binding("m", "cycle_moe", "MoE", id="cycle-moe", tooltip="MoE models, dense models or both"),
         Binding("o", "cycle_sort", "Sort", id="cycle-sort", tooltip="Sort by name, speed or size"),
+        Binding("d", "toggle_local", "Disk", id="toggle-local", tooltip="Only the models found on this disk"),
     ]
 
     def __init__(self) -> None:
@@ -102,6 +104,10 @@ class FitMatrixScreen(ExplorerScreen):
         self.moe_filter = 0
         self.sort = 0
         self.search = ""
+        self.local_only = False
+        """Show only models found on this disk."""
+        self._local_count = 0
+        """Models found on this disk at the last redraw; the footer shows the filter key once there are some."""
         self.rows: list[ModelSpec] = []
         self.columns: list[Column] = []
         self.pending = 0
@@ -133,7 +139,8 @@ class FitMatrixScreen(ExplorerScreen):
         runtime = app.catalog.runtimes[settings.runtime]
         quants = quant_choices(app, runtime)
         if len(quants) > MAX_QUANT_COLUMNS:
-            keep = set(GGUF_LADDER) | {settings.quant}
+            # Models found on disk have a cell only in their file's own quant, so it stays a column.
+            keep = set(GGUF_LADDER) | {settings.quant} | {quant for _, quant in app.state.local_files.values()}
             quants = [q for q in quants if q.id in keep] or quants[:MAX_QUANT_COLUMNS]
         return [Column(f"q-{q.id}", q.name, q.id, settings.context) for q in quants]
 
@@ -147,6 +154,8 @@ class FitMatrixScreen(ExplorerScreen):
             models = [m for m in models if m.is_moe]
         elif self.moe_filter == 2:
             models = [m for m in models if not m.is_moe]
+        if self.local_only:
+            models = [m for m in models if m.id in self.rig_app.state.local_files]
         if self.search:
             needle = self.search.lower()
             models = [m for m in models if needle in m.name.lower() or needle in m.id or needle in m.family]
@@ -163,7 +172,7 @@ class FitMatrixScreen(ExplorerScreen):
         index = max(0, table.cursor_column - 1)
         if not self.columns or index >= len(self.columns):
             return -1.0
-        result = self._peek(model, self.columns[index])
+        result = self._peek(model, self._file_column(model, self.columns[index]))
         if result is None or isinstance(result, Failed) or not result.fits or result.decode is None:
             return -1.0
         return result.decode
@@ -174,6 +183,11 @@ class FitMatrixScreen(ExplorerScreen):
 
     def _peek(self, model: ModelSpec, column: Column) -> Any:
         return self.grid.get((model.id, column.quant, column.context))
+
+    def _file_column(self, model: ModelSpec, column: Column) -> Column:
+        """Return the column at the quant of the model's file when the model was found on this disk."""
+        local = self.rig_app.state.local_files.get(model.id)
+        return column if local is None else replace(column, quant=local[1])
 
     def _select_grid(self) -> None:
         """Point ``self.grid`` at the cells for the current rig and runtime settings.
@@ -193,6 +207,9 @@ class FitMatrixScreen(ExplorerScreen):
     # --- drawing -----------------------------------------------------------------------------
 
     def redraw(self) -> None:
+        if len(self.rig_app.state.local_files) != self._local_count:
+            self._local_count = len(self.rig_app.state.local_files)
+            self.refresh_bindings()
         self._select_grid()
         self.columns = self._columns()
         self.rows = self._models()
@@ -207,10 +224,17 @@ class FitMatrixScreen(ExplorerScreen):
         for model in self.rows:
             label = Text(overflow="ellipsis", no_wrap=True)
             label.append(params_label(model.params_total).rjust(6), style="dim")
+            local = model.id in self.rig_app.state.local_files
+            if local:
+                label.append(f" {LOCAL_MARK}", style="bold")
             label.append(f" {model.name}")
             cells = []
             todo = []
-            for column in self.columns:
+            for matrix_column in self.columns:
+                column = self._file_column(model, matrix_column)
+                if local and column.quant != matrix_column.quant and not self.columns_by_context:
+                    cells.append(Text(""))
+                    continue
                 result = self._peek(model, column)
                 if result is None and column.context <= model.max_context:
                     todo.append(column)
@@ -249,6 +273,8 @@ class FitMatrixScreen(ExplorerScreen):
         ]
         if self.search:
             parts.insert(1, f"/{self.search}")
+        if self.rig_app.state.local_files:
+            parts.append(f"{LOCAL_MARK} only" if self.local_only else f"{LOCAL_MARK} {len(self.rig_app.state.local_files)}")
         self.query_one("#matrix-status", Label).update(" · ".join(parts))
 
     def _cell(self, model: ModelSpec, column: Column, result: Any) -> Text:
@@ -306,7 +332,7 @@ class FitMatrixScreen(ExplorerScreen):
             return None
         row = min(table.cursor_row, len(self.rows) - 1)
         column = min(max(table.cursor_column - 1, 0), len(self.columns) - 1)
-        return self.rows[row], self.columns[column]
+        return self.rows[row], self._file_column(self.rows[row], self.columns[column])
 
     def action_open_detail(self) -> None:
         from rigtui.tui.screens.fit_detail import FitDetailScreen
@@ -359,6 +385,16 @@ class FitMatrixScreen(ExplorerScreen):
 
     def action_cycle_sort(self) -> None:
         self.sort = (self.sort + 1) % len(SORTS)
+        self._rearrange()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Hide the disk filter until the scan has found models on this disk."""
+        if action == "toggle_local":
+            return bool(self.rig_app.state.local_files)
+        return True
+
+    def action_toggle_local(self) -> None:
+        self.local_only = not self.local_only
         self._rearrange()
 
     def action_search(self) -> None:
