@@ -91,17 +91,21 @@ def resolve_model_argument(catalog: Catalog, text: str) -> tuple[ModelSpec, str 
     return resolved.spec, resolved.file_type
 
 
-def _resolve_model(catalog: Catalog, text: str):
+def _resolve_model(catalog: Catalog, text: str, quant: str | None = None):
+    from rigtui.commands.progress import StderrProgress
     from rigtui.sources.gguf import GgufError
     from rigtui.sources.models import resolve_model
 
+    progress = StderrProgress()
     try:
-        return resolve_model(text, catalog)
+        return resolve_model(text, catalog, quant=quant, progress=progress)
     except NameNotFound as exc:
         hint = f"; did you mean {', '.join(exc.suggestions)}?" if exc.suggestions else "; run `rigtui catalog models` for the list"
         raise UsageError(f"--model: unknown model {text!r}{hint}") from None
     except GgufError as exc:
         raise UsageError(f"--model: {exc}") from None
+    finally:
+        progress.clear()
 
 
 def gguf_model_path(text: str) -> str:
@@ -176,14 +180,16 @@ def link_summary(gpu: RigGpu) -> str:
 
 def build_workload(catalog: Catalog, args: argparse.Namespace) -> Workload:
     """Build the workload that --model, --quant, --runtime, --context and the tuning options describe."""
-    resolved = _resolve_model(catalog, args.model)
+    resolved = _resolve_model(catalog, args.model, quant=args.quant)
     file_type = resolved.file_type if resolved.file_type in catalog.quants else None
     model = resolved.spec
     quant = lookup("quants", catalog.quant, args.quant or file_type or DEFAULT_QUANT)
     extra = {}
     # The file only serves as the launch command's model when it is the quantization asked for.
     if resolved.origin == "gguf" and file_type and quant.id.lower() == file_type.lower():
-        extra["model_path"] = gguf_model_path(args.model)
+        extra["model_path"] = resolved.launch_path or gguf_model_path(args.model)
+    if resolved.params_source:
+        extra["params_source"] = resolved.params_source
     # The file's own tensor sizes hold for its own quantization; another --quant is estimated.
     weights = None
     if resolved.weights is not None and (args.quant is None or (file_type and quant.id.lower() == file_type.lower())):

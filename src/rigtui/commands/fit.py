@@ -72,7 +72,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"rigtui: error: {exc}", file=sys.stderr)
         return 1
     if args.json:
-        print(json.dumps(result_to_json(result), indent=2))
+        # Where a downloaded model's parameter count came from; None for catalog models.
+        print(json.dumps(result_to_json(result) | {"params_source": workload.extra.get("params_source")}, indent=2))
     else:
         _print_summary(rig, workload, result)
     return 0
@@ -169,6 +170,8 @@ def _print_summary(rig, workload, result) -> None:
         verdict,
     )
     console.print(title)
+    if workload.extra.get("params_source"):
+        console.print(f"parameters {workload.model.params_total:,} ({escape(workload.extra['params_source'])})")
     console.print(
         f"split {result.split}, context {result.context:,}, KV cache {escape(result.kv_cache)}, "
         f"file {_gib(result.model_file_bytes)} ({_WEIGHTS_SOURCE_WORDS.get(result.weights_source, result.weights_source)})"
