@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from rigtui import __version__
 
 # Subcommand modules under rigtui.commands, in the order `--help` lists them.
-COMMANDS = ("fit", "measure", "upgrade", "shop", "catalog", "paths", "record")
+COMMANDS = ("fit", "local", "measure", "upgrade", "shop", "catalog", "paths", "record")
 
 EXIT_OK = 0
 EXIT_FAILURE = 1

@@ -19,8 +19,8 @@ Layouts, as documented by their owners:
 - LM Studio (https://lmstudio.ai/docs/advanced/sideload): ``~/.lmstudio/models/{publisher}/{model}/*.gguf``.
   Older releases kept the same layout under ``~/.cache/lm-studio/models``.
 
-``RIGTUI_SCAN_DIRS`` adds folders (separated by ``os.pathsep``); each is read as a hub cache, an
-Ollama store or a plain folder of GGUF files, whichever its contents look like.
+``RIGTUI_SCAN_DIRS`` adds folders, separated by ``os.pathsep``. Each is read as a hub cache, an
+Ollama store or a plain folder of GGUF files, whichever its top-level names match.
 ``RIGTUI_SCAN_DEFAULTS=0`` leaves out the default locations above.
 """
 
@@ -82,7 +82,7 @@ class LocalModel:
     """One model found on disk, or the reason an entry that looked like one could not be read."""
 
     name: str
-    """The name the user knows: the GGUF file name without its parts suffix, ``name:tag`` for
+    """Display name: the GGUF file name without its parts suffix, ``name:tag`` for
     Ollama, or the repository id for a Hugging Face snapshot without GGUF files."""
     path: Path
     """The GGUF file (its first part when split), the Ollama manifest's blob, or the snapshot folder."""
@@ -98,6 +98,13 @@ class LocalModel:
     repo: str | None = None
     """Hugging Face repository id (hub cache) or publisher/model (LM Studio), when known."""
     parts: int = 1
+
+    @property
+    def problem(self) -> str | None:
+        """The error with the path named once, for a one-line report; None when readable."""
+        if self.error is None:
+            return None
+        return self.error if str(self.path) in self.error else f"{self.path}: {self.error}"
 
 
 @dataclass
@@ -553,7 +560,7 @@ def catalog_entries(scan: LocalScan, catalog: "Catalog") -> tuple[list[LocalEntr
     from rigtui.core.catalog import normalize_name
 
     entries: list[LocalEntry] = []
-    problems = [f"{m.path}: {m.error}" for m in scan.errors]
+    problems = [m.problem for m in scan.errors if m.problem]
     for model in scan.readable:
         quant = quant_id(model, catalog)
         if quant is None:
