@@ -270,3 +270,56 @@ def test_scan_dirs_detect_layout_and_defaults_off(disk: dict[str, Path]) -> None
 
 def test_detect_layout_of_missing_folder_is_folder(tmp_path: Path) -> None:
     assert detect_layout(tmp_path / "missing") == FOLDER
+
+
+def test_header_cache_skips_reading_unchanged_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "models").mkdir()
+    write_tiny_llama(tmp_path / "models" / "Tiny-F16.gguf")
+    roots = [ScanRoot(tmp_path / "models", FOLDER)]
+    cache = tmp_path / "cache" / "local-models.json"
+    first = scan_local_models(roots, cache_file=cache)
+    assert cache.is_file()
+
+    def fail(path: Path, first_read: int = 0) -> None:
+        raise AssertionError(f"read {path} despite the cache")
+
+    monkeypatch.setattr("rigtui.sources.gguf.read_header", fail)
+    second = scan_local_models(roots, cache_file=cache)
+    assert [m.spec for m in second.models] == [m.spec for m in first.models]
+    assert second.models[0].file_bytes == first.models[0].file_bytes
+
+
+def test_header_cache_rereads_changed_file(tmp_path: Path) -> None:
+    (tmp_path / "models").mkdir()
+    path = write_tiny_llama(tmp_path / "models" / "Tiny-F16.gguf")
+    roots = [ScanRoot(tmp_path / "models", FOLDER)]
+    cache = tmp_path / "local-models.json"
+    assert scan_local_models(roots, cache_file=cache).models[0].error is None
+    path.write_bytes(path.read_bytes()[:-64])
+    changed = scan_local_models(roots, cache_file=cache).models[0]
+    assert changed.spec is None
+    assert "truncated" in changed.error
+
+
+def test_header_cache_ignores_corrupt_file(tmp_path: Path) -> None:
+    (tmp_path / "models").mkdir()
+    write_tiny_llama(tmp_path / "models" / "Tiny-F16.gguf")
+    cache = tmp_path / "local-models.json"
+    cache.write_text("{broken")
+    found = scan_local_models([ScanRoot(tmp_path / "models", FOLDER)], cache_file=cache).models
+    assert found[0].spec is not None
+    assert json.loads(cache.read_text())["format"] == 1
+
+
+def test_header_cache_drops_removed_files(tmp_path: Path) -> None:
+    (tmp_path / "models").mkdir()
+    gone = write_tiny_llama(tmp_path / "models" / "Gone-F16.gguf")
+    write_tiny_llama(tmp_path / "models" / "Kept-F16.gguf")
+    roots = [ScanRoot(tmp_path / "models", FOLDER)]
+    cache = tmp_path / "local-models.json"
+    scan_local_models(roots, cache_file=cache)
+    gone.unlink()
+    scan_local_models(roots, cache_file=cache)
+    keys = list(json.loads(cache.read_text())["models"])
+    assert len(keys) == 1
+    assert "Kept-F16.gguf" in keys[0]

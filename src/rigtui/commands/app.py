@@ -64,12 +64,12 @@ def run_app(args: argparse.Namespace) -> int:
 
     from textual.logging import TextualHandler
 
-    from rigtui.sources.local import scan_local_models
+    from rigtui.sources.local import scan_default_locations
     from rigtui.tui.app import RigApp
     from rigtui.tui.startup import prepare
 
     logging.basicConfig(level=logging.WARNING, handlers=[TextualHandler()])
-    app = RigApp(load=lambda: prepare(args), local_scan=scan_local_models)
+    app = RigApp(load=lambda: prepare(args), local_scan=scan_default_locations)
     try:
         app.run()
     finally:

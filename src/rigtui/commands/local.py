@@ -42,7 +42,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from rigtui.commands.catalog import open_catalog
     from rigtui.commands.common import EXIT_USAGE, UsageError, build_rig, lookup
-    from rigtui.sources.local import default_roots, scan_local_models
+    from rigtui.paths import user_paths
+    from rigtui.sources.local import CACHE_FILE, default_roots, scan_local_models
 
     for folder in args.dir:
         if not Path(folder).expanduser().is_dir():
@@ -71,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     if args.no_defaults:
         environ["RIGTUI_SCAN_DEFAULTS"] = "0"
     roots = default_roots(environ)
-    scan = scan_local_models(roots)
+    scan = scan_local_models(roots, cache_file=user_paths().cache_dir / CACHE_FILE)
     rows = [_row(model, catalog, rig, runtime, args.context) for model in scan.models]
     if args.json:
         report = {
