@@ -11,9 +11,10 @@ import pytest
 
 from rigtui.core.results import FitResult
 from rigtui.sources.local import FOLDER, ScanRoot, scan_local_models
-from rigtui.tui.app import LOCAL_MARK
+from rigtui.tui.app import LOCAL_MARK, RigApp
 from rigtui.tui.screens.fit_detail import FitDetailScreen
 from rigtui.tui.screens.fit_matrix import FitMatrixScreen, MatrixTable
+from rigtui.tui.startup import Startup
 
 SIZE = (120, 40)
 
@@ -174,3 +175,15 @@ async def test_app_without_scan_adds_nothing(app_factory, settle) -> None:
         await settle(pilot)
         assert app.state.local_files == {}
         assert not [m for m in app.catalog.models if m.startswith("local-")]
+
+
+async def test_scan_starts_after_background_load(catalog, settle, models_folder: Path) -> None:
+    app = RigApp(
+        load=lambda: Startup(catalog=catalog),
+        local_scan=lambda: scan_local_models([ScanRoot(models_folder, FOLDER)]),
+    )
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await settle(pilot)
+        assert len(app.state.local_files) == 2
+        assert all(model_id in app.catalog.models for model_id in app.state.local_files)
