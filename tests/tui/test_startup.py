@@ -182,3 +182,48 @@ async def test_rig_keys_wait_for_loading(catalog: Catalog, settle) -> None:
         await pilot.press("2")
         await settle(pilot)
         assert app.current_mode == "fit"
+
+
+async def test_loading_screen_has_rig_layout(catalog: Catalog, settle) -> None:
+    import threading
+
+    from textual.widgets import DataTable, Label
+
+    from rigtui.tui.app import RIG_GPU_COLUMNS, LoadingScreen
+
+    release = threading.Event()
+
+    def slow() -> Startup:
+        release.wait(10)
+        return Startup(catalog=catalog)
+
+    app = RigApp(load=slow)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, LoadingScreen)
+        assert "Loading the catalog" in str(app.screen.query_one("#rig-origin", Label).render())
+        skeleton = [str(c.label) for c in app.screen.query_one("#gpus", DataTable).columns.values()]
+        assert skeleton == [label for label, _ in RIG_GPU_COLUMNS]
+        release.set()
+        await settle(pilot)
+        assert isinstance(app.screen, RigScreen)
+        columns = [str(c.label) for c in app.screen.query_one("#gpus", DataTable).columns.values()]
+        assert columns == skeleton
+
+
+def test_cli_explorer_start_defers_heavy_imports() -> None:
+    import subprocess
+    import sys
+
+    # Replaces App.run to list the modules loaded when the first frame would be painted.
+    code = (
+        "import sys, textual.app\n"
+        "seen = []\n"
+        "textual.app.App.run = lambda self, *a, **k: seen.extend(sys.modules)\n"
+        "from rigtui.cli import main\n"
+        "main([])\n"
+        "heavy = ('pydantic', 'httpx', 'numpy', 'gguf', 'pynvml', 'tomllib', 'rigtui.catalog', 'rigtui.hardware')\n"
+        "print(' '.join(m for m in heavy if m in seen))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == ""

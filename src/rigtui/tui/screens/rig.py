@@ -100,9 +100,10 @@ class RigScreen(SettingsActions, ExplorerScreen):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
+        from rigtui.tui.app import RIG_GPU_COLUMNS
+
         gpus = self.query_one(GpuTable)
-        for label, key in (("#", "index"), ("GPU", "gpu"), ("Memory", "memory"), ("PCIe", "pcie"),
-                           ("Slot", "slot"), ("In use", "used"), ("Role", "role")):
+        for label, key in RIG_GPU_COLUMNS:
             gpus.add_column(label, key=key)
         settings = self.query_one(SettingsTable)
         settings.add_column("Setting", key="name")
