@@ -96,6 +96,7 @@ def measure(minutes: float, gpus: int, fast: bool) -> dict[str, float]:
             if not screen.wait_for(b"t+0 s", 30):
                 raise RuntimeError("the Telemetry screen never showed its first sample")
             first = terminal.tree_rss_bytes(pid)
+            cpu_at_first, wall_at_first = terminal.cpu_seconds(pid), time.monotonic()
             if fast:
                 terminal.os.write(fd, b"++")
             readings = [first]
@@ -113,15 +114,19 @@ def measure(minutes: float, gpus: int, fast: bool) -> dict[str, float]:
                     next_reading += 1.0
             end = terminal.tree_rss_bytes(pid)
             readings.append(end)
+            cpu_s = terminal.cpu_seconds(pid) - cpu_at_first
+            wall_s = time.monotonic() - wall_at_first
         finally:
             terminal.stop(pid, fd)
     return {
         "started": started,
         "first_sample": first,
+        "middle": readings[len(readings) // 2],
         "end": end,
         "peak": max(readings),
         "samples": last_sample + 1,
         "readings": len(readings),
+        "cpu_share": cpu_s / wall_s,
     }
 
 
@@ -137,6 +142,8 @@ def records(result: dict[str, float], minutes: float, gpus: int, fast: bool) -> 
          "target": f"< {TARGET_RSS_MB:g} MB", "ok": result["end"] / MB < TARGET_RSS_MB, "command": command},
         {"name": f"memory: growth over {where}", "value": round(growth, 1), "unit": "MB",
          "target": f"< {TARGET_GROWTH_MB:g} MB", "ok": growth < TARGET_GROWTH_MB, "command": command},
+        {"name": f"telemetry: whole app CPU at {COLUMNS}x{LINES}, {where}", "value": round(result["cpu_share"] * 100, 2),
+         "unit": "% core", "target": None, "ok": None, "command": command},
     ]
 
 
@@ -166,8 +173,10 @@ def main() -> int:
     print(f"resident memory after the last sample: {result['end'] / MB:.1f} MB "
           f"(peak {result['peak'] / MB:.1f} MB over {int(result['readings'])} readings)")
     growth = (result["end"] - result["first_sample"]) / MB
-    print(f"growth from the first telemetry sample to the last: {growth:+.1f} MB "
+    print(f"growth from the first telemetry sample to the last: {growth:+.1f} MB, "
+          f"of which {(result['end'] - result['middle']) / MB:+.1f} MB in the second half "
           f"(targets: under {TARGET_RSS_MB:g} MB, growth under {TARGET_GROWTH_MB:g} MB; 1 MB = 10^6 bytes)")
+    print(f"app CPU while sampling: {result['cpu_share'] * 100:.1f} % of one core (user + system)")
     return 0
 
 

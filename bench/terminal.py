@@ -119,3 +119,13 @@ def tree_rss_bytes(pid: int) -> int:
         if f"\nPPid:\t{pid}\n" in text:
             total += rss_bytes(int(status.parent.name))
     return total
+
+
+def cpu_seconds(pid: int) -> float:
+    """Return the user plus system CPU seconds a process has used (from /proc), or 0 once it has exited."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    # utime and stime are fields 14 and 15 of proc(5), counted after the command name here.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
