@@ -123,11 +123,17 @@ class ModelWeights:
 
 def model_tensors(model: ModelSpec) -> list[Tensor]:
     """List the weight tensors of a model's text decoder, as a GGUF conversion holds them."""
-    hidden = model.hidden_size
-    tensors = [Tensor("token_embd", None, model.vocab_size * hidden, hidden)]
+    embd, *head = _global_tensors(model)
+    tensors = [embd]
     for il in range(model.n_layers):
         tensors.extend(_layer_tensors(model, il))
-    tensors.append(Tensor("output_norm", None, hidden, hidden))
+    return tensors + head
+
+
+def _global_tensors(model: ModelSpec) -> list[Tensor]:
+    """The tensors outside the repeating layers: token_embd first, then the output norm and head."""
+    hidden = model.hidden_size
+    tensors = [Tensor("token_embd", None, model.vocab_size * hidden, hidden), Tensor("output_norm", None, hidden, hidden)]
     if not model.tie_word_embeddings:
         tensors.append(Tensor("output", None, model.vocab_size * hidden, hidden))
     return tensors
@@ -344,10 +350,10 @@ def model_weights(
     key = (model.model_dump_json(), quant.model_dump_json(), _ggml_key(ggml_types), bpw)
     cached = _WEIGHTS_CACHE.get(key)
     if cached is None:
-        if len(_WEIGHTS_CACHE) > 256:
+        if len(_WEIGHTS_CACHE) > WEIGHTS_CACHE_LIMIT:
             _WEIGHTS_CACHE.clear()
         cached = _WEIGHTS_CACHE[key] = _size_weights(model, quant, ggml_types, bpw)
-    if len(_RECENT_WEIGHTS) > 64:
+    if len(_RECENT_WEIGHTS) > WEIGHTS_CACHE_LIMIT:
         _RECENT_WEIGHTS.clear()
     # A copy of the type table, so that a caller who edits its dict in place misses the entry.
     _RECENT_WEIGHTS[(id(model), id(quant), id(ggml_types), bpw)] = (model, quant, dict(ggml_types), cached)
@@ -372,6 +378,9 @@ def workload_weights(workload: "Workload") -> ModelWeights:
 
 
 # Catalog entries are frozen but hold lists, so they cannot key an lru_cache; their JSON does.
+# The limit holds every model at every quantization of the bundled catalog (about 100 x 30),
+# so that a fit matrix over it never evicts the weights it is about to reuse.
+WEIGHTS_CACHE_LIMIT = 4096
 _WEIGHTS_CACHE: dict[tuple[str, str, tuple, float | None], ModelWeights] = {}
 _RECENT_WEIGHTS: dict[tuple[int, int, int, float | None], tuple[ModelSpec, QuantSpec, dict[str, GgmlType], ModelWeights]] = {}
 
@@ -383,21 +392,39 @@ def _ggml_key(table: dict[str, GgmlType]) -> tuple:
 def _size_weights(model: ModelSpec, quant: QuantSpec, ggml_types: dict[str, GgmlType], bpw: float | None) -> ModelWeights:
     dense = [0] * model.n_layers
     experts = [0] * model.n_layers
-    embd = 0
     head = 0
     by_type: dict[str, int] = {}
-    for tensor in model_tensors(model):
+
+    def add(tensor: Tensor) -> int:
         size, type_id = tensor_bytes_and_type(tensor, model, quant, ggml_types, bpw)
         by_type[type_id] = by_type.get(type_id, 0) + size
-        if tensor.layer is None:
-            if tensor.name == "token_embd":
-                embd += size
-            else:
-                head += size
-        elif tensor.is_expert:
-            experts[tensor.layer] += size
-        else:
-            dense[tensor.layer] += size
+        return size
+
+    globals_ = _global_tensors(model)
+    embd = add(globals_[0])
+    # A layer's tensors and their types depend on the layer only through the layer selectors
+    # of the quantization rules and whether it is an MoE layer, and most layers share both,
+    # so each kind of layer is sized once.
+    selectors = tuple(_LAYER_SELECTORS.values())
+    kinds: dict[tuple, tuple[int, int, list[tuple[str, int]]]] = {}
+    for il in range(model.n_layers):
+        kind = (tuple(select(il, model.n_layers) for select in selectors), model.is_moe and il >= model.first_dense_layers)
+        sized = kinds.get(kind)
+        if sized is None:
+            types: list[tuple[str, int]] = []
+            for tensor in _layer_tensors(model, il):
+                size, type_id = tensor_bytes_and_type(tensor, model, quant, ggml_types, bpw)
+                types.append((type_id, size))
+                if tensor.is_expert:
+                    experts[il] += size
+                else:
+                    dense[il] += size
+            sized = kinds[kind] = (dense[il], experts[il], types)
+        dense[il], experts[il] = sized[0], sized[1]
+        for type_id, size in sized[2]:
+            by_type[type_id] = by_type.get(type_id, 0) + size
+    for tensor in globals_[1:]:
+        head += add(tensor)
     if model.tie_word_embeddings:
         head += embd
     layers = tuple(LayerWeights(i, dense[i], experts[i]) for i in range(model.n_layers))
@@ -498,7 +525,7 @@ def layer_kv_bytes(
     sizes = tuple(
         int(kv_cells(model, il, context, ubatch, parallel, padded) * (k_width + v_width) * element) for il in range(model.n_layers)
     )
-    if len(_LAYER_KV_CACHE) > 256:
+    if len(_LAYER_KV_CACHE) > CONTEXT_CACHE_LIMIT:
         _LAYER_KV_CACHE.clear()
     # The entry keeps the model alive, so no other object can take its id while it is stored.
     _LAYER_KV_CACHE[key] = (model, sizes)
@@ -506,6 +533,8 @@ def layer_kv_bytes(
 
 
 # Keyed on the model's identity: catalog models are frozen but hold lists, so are unhashable.
+# The limit holds every model of the bundled catalog at each context column of the fit matrix.
+CONTEXT_CACHE_LIMIT = 4096
 _LAYER_KV_CACHE: dict[tuple[int, int, float, int, int, bool], tuple[ModelSpec, tuple[int, ...]]] = {}
 
 
@@ -570,7 +599,7 @@ def llamacpp_compute_shape(model: ModelSpec, context: int, ubatch: int, flash_at
     if cached is not None and cached[0] is model:
         return cached[1]
     shape = _compute_shape(model, context, ubatch, flash_attn, parallel)
-    if len(_COMPUTE_SHAPE_CACHE) > 256:
+    if len(_COMPUTE_SHAPE_CACHE) > CONTEXT_CACHE_LIMIT:
         _COMPUTE_SHAPE_CACHE.clear()
     # The entry keeps the model alive, so no other object can take its id while it is stored.
     _COMPUTE_SHAPE_CACHE[key] = (model, shape)

@@ -1,0 +1,780 @@
+"""Fit-matrix cells in bulk: many models, quantizations and contexts on one rig at once.
+
+A cell is what the fit matrix shows for one workload: whether ``fit`` places it on the GPUs,
+places it with CPU or MoE-expert offload, or cannot place it, and the expected decode speed.
+``evaluate`` answers the same question as ``fit`` cell by cell, with the same search: for
+llama.cpp's layer split every subset of the cards, contiguous filling, the repair and
+rebalancing moves, the least ``--n-cpu-moe`` and partial offload, then row and tensor split
+and the same ranking. What does not change across cells is worked out once (device rooms,
+overheads, weights per model and quantization, KV cache and compute buffers per model and
+context, speed constants), and each step of the search runs over all cells at once in numpy.
+Compute buffers, capacities, calibration and link costs come from the functions ``fit``
+uses. Workloads this path does not cover (other runtimes, given ratios or layer counts, GGUF
+sizes read from a file) go through ``fit`` one by one, so every cell agrees with ``fit``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from rigtui.core import fit as fit_module, memory, placement as pl, speed as sp
+from rigtui.core.results import FitResult
+from rigtui.core.rig import GIB, MIB, Rig, Workload
+
+__all__ = ["MatrixCell", "OFFLOAD_WARNINGS", "cell_of", "evaluate", "fast_path_covers"]
+
+OFFLOAD_WARNINGS = ("cpu-offload", "expert-offload")
+# Errors the core raises for a workload it cannot place; a cell reports them instead of a result.
+CELL_ERRORS = (ValueError, KeyError, LookupError, ArithmeticError)
+# Cells evaluated together; bounds the memory of the per-layer arrays.
+CHUNK = 8192
+_SPLITS = ("single", "layer", "row", "tensor")
+
+
+@dataclass(frozen=True)
+class MatrixCell:
+    """What a fit-matrix cell shows: the verdict of ``fit`` and its decode speed."""
+
+    fits: bool
+    offload: bool
+    """True when the placement keeps repeating layers or MoE experts in CPU RAM."""
+    decode: float | None
+    """Expected decode tokens/s, None when the placement gives no estimate."""
+
+
+def cell_of(result: FitResult) -> MatrixCell:
+    """Reduce a ``fit`` result to its cell.
+
+    llama.cpp keeps the token embedding in CPU RAM even on a full offload, so a CPU device
+    with weights alone is no offload; the core flags real offload with a warning.
+    """
+    offload = any(w.code in OFFLOAD_WARNINGS for w in result.warnings) or any(
+        d.kind == "cpu" and (d.layers or d.expert_layers) for d in result.devices
+    )
+    decode = result.decode.expected if result.decode is not None else None
+    return MatrixCell(fits=result.fits, offload=result.fits and offload, decode=decode)
+
+
+def _fit_cell(rig: Rig, workload: Workload) -> MatrixCell | Exception:
+    try:
+        return cell_of(fit_module.fit(rig, workload, with_max_context=False))
+    except CELL_ERRORS as exc:
+        return exc
+
+
+def evaluate(rig: Rig, workloads: Sequence[Workload]) -> list[MatrixCell | Exception]:
+    """Return the cell of every workload on one rig, in order.
+
+    Each entry equals ``cell_of(fit(rig, workload))``, or is the exception ``fit`` raises for
+    that workload (a ValueError, KeyError, LookupError or ArithmeticError).
+    """
+    out: list[MatrixCell | Exception | None] = [None] * len(workloads)
+    groups: dict[tuple, list[int]] = {}
+    for index, workload in enumerate(workloads):
+        groups.setdefault(_settings_key(workload), []).append(index)
+    for indexes in groups.values():
+        # Everything fast_path_covers reads is in the settings key, so one workload answers for all.
+        if not fast_path_covers(rig, workloads[indexes[0]]):
+            for index in indexes:
+                out[index] = _fit_cell(rig, workloads[index])
+            continue
+        for start in range(0, len(indexes), CHUNK):
+            chunk = indexes[start : start + CHUNK]
+            for index, cell in zip(chunk, _Batch(rig, [workloads[i] for i in chunk]).cells()):
+                out[index] = cell
+    return out  # type: ignore[return-value]
+
+
+def fast_path_covers(rig: Rig, workload: Workload) -> bool:
+    """True when ``evaluate`` places this workload in bulk rather than through ``fit``."""
+    runtime = workload.runtime
+    offered = set(runtime.split_strategies)
+    if runtime.engine != "llama.cpp" or fit_module._is_ollama(workload) or "cpu-offload" not in offered:
+        return False
+    if workload.tensor_split or workload.n_gpu_layers is not None or workload.n_cpu_moe is not None:
+        return False
+    if not rig.gpus:
+        return False
+    splits = _splits(rig, workload)
+    if splits is None:
+        return False
+    if len(rig.gpus) > 1 and any(s in ("row", "tensor") for s in splits):
+        # Row split divides by free memory; a rig without any would divide by zero in fit.
+        if sum(round(pl.gpu_free_bytes(rig, i) / GIB, 1) for i in range(len(rig.gpus))) <= 0:
+            return False
+    return True
+
+
+def _splits(rig: Rig, workload: Workload) -> list[str] | None:
+    """The strategies ``fit`` compares for this workload, or None when one is not covered here."""
+    if workload.split == "auto":
+        splits = fit_module.supported_splits(rig, workload)
+    elif workload.split in workload.runtime.split_strategies:
+        splits = [workload.split]
+    else:
+        return None
+    if not splits or any(s not in _SPLITS for s in splits):
+        return None
+    if len(rig.gpus) < 2 and any(s in ("row", "tensor") for s in splits):
+        # On one GPU the speed model treats row and tensor split as a single device.
+        return None
+    return splits
+
+
+def _settings_key(workload: Workload) -> tuple:
+    """Everything but model, quantization and context that ``fast_path_covers`` or a batch reads."""
+    return (
+        id(workload.runtime), workload.kv_cache, workload.split, workload.flash_attn, workload.ubatch,
+        workload.batch, workload.depth, workload.prompt, workload.parallel, workload.bpw, id(workload.ggml_types),
+        workload.tensor_split, workload.n_gpu_layers, workload.n_cpu_moe,
+    )
+
+
+# --- per model and quantization, per model and context ----------------------------------------
+
+
+@dataclass(frozen=True)
+class _WeightRows:
+    """Prefix sums over the layers of one model at one quantization (entry j covers layers < j)."""
+
+    total: np.ndarray
+    dense: np.ndarray
+    experts: np.ndarray
+    expert_layers: np.ndarray
+    """Layers with routed experts."""
+    scratch: np.ndarray
+    """Largest expert_bytes // 3 among the first j layers (the offload scratch of --n-cpu-moe j)."""
+    embd: int
+    output: int
+    max_layer: int
+
+
+def _prefix(values: list[int]) -> np.ndarray:
+    out = np.zeros(len(values) + 1, dtype=np.int64)
+    np.cumsum(np.asarray(values, dtype=np.int64), out=out[1:])
+    return out
+
+
+_WEIGHT_ROWS: dict[int, tuple[memory.ModelWeights, _WeightRows]] = {}
+
+
+def _weight_rows(weights: memory.ModelWeights) -> _WeightRows:
+    cached = _WEIGHT_ROWS.get(id(weights))
+    if cached is not None and cached[0] is weights:
+        return cached[1]
+    experts = list(weights.layer_experts)
+    scratch = np.zeros(len(experts) + 1, dtype=np.int64)
+    if experts:
+        np.maximum.accumulate(np.asarray(experts, dtype=np.int64) // 3, out=scratch[1:])
+    rows = _WeightRows(
+        total=_prefix(list(weights.layer_totals)),
+        dense=_prefix([layer.dense_bytes for layer in weights.layers]),
+        experts=_prefix(experts),
+        expert_layers=_prefix([1 if size else 0 for size in experts]),
+        scratch=scratch,
+        embd=weights.token_embd_bytes,
+        output=weights.output_bytes,
+        max_layer=weights.max_layer_bytes,
+    )
+    if len(_WEIGHT_ROWS) > 4096:
+        _WEIGHT_ROWS.clear()
+    # The entry keeps the weights alive, so no other object can take their id while it is stored.
+    _WEIGHT_ROWS[id(weights)] = (weights, rows)
+    return rows
+
+
+# Index into a row of llamacpp_compute_bytes values: holds_output, holds_layers, first_device, 4 copies.
+def _compute_index(holds_output: Any, holds_layers: Any, first: Any, copies4: Any) -> Any:
+    return holds_output * 8 + holds_layers * 4 + first * 2 + copies4
+
+
+# Index into a row of host_compute_bytes values: 4 copies, CPU layers, CPU output.
+def _host_index(copies4: Any, cpu_layers: Any, cpu_output: Any) -> Any:
+    return copies4 * 4 + cpu_layers * 2 + cpu_output
+
+
+@dataclass(frozen=True)
+class _ContextRows:
+    kv: np.ndarray
+    """Prefix sums of the per-layer KV cache bytes."""
+    compute: tuple[int, ...]
+    """llamacpp_compute_bytes for every _compute_index."""
+    host: tuple[int, ...]
+    """host_compute_bytes for every _host_index."""
+    activations: int
+    attention: int
+    partial_head: int
+    """max(feed_forward, logits) of the shape, what row and tensor split divide among the GPUs."""
+
+
+_CONTEXT_ROWS: dict[tuple, tuple[Any, _ContextRows]] = {}
+
+
+def _context_rows(workload: Workload) -> _ContextRows:
+    model = workload.model
+    element = memory.kv_element_bytes(workload.kv_cache, workload.ggml_types)
+    key = (id(model), workload.context, element, workload.ubatch, workload.parallel, workload.flash_attn)
+    cached = _CONTEXT_ROWS.get(key)
+    if cached is not None and cached[0] is model:
+        return cached[1]
+    kv = memory.layer_kv_bytes(model, workload.context, workload.kv_cache, workload.ggml_types, workload.ubatch, workload.parallel)
+    shape = memory.llamacpp_compute_shape(model, workload.context, workload.ubatch, workload.flash_attn)
+    compute = tuple(
+        memory.llamacpp_compute_bytes(shape, bool(o), bool(h), first_device=bool(f), n_copies=4 if c else 1)
+        for o in (0, 1) for h in (0, 1) for f in (0, 1) for c in (0, 1)
+    )
+    host = tuple(
+        memory.host_compute_bytes(model, workload.context, workload.ubatch, workload.flash_attn,
+                                  n_copies=4 if c else 1, cpu_layers=bool(l), cpu_output=bool(o))
+        for c in (0, 1) for l in (0, 1) for o in (0, 1)
+    )
+    rows = _ContextRows(_prefix(list(kv)), compute, host, shape.activations, shape.attention,
+                        max(shape.feed_forward, shape.logits))
+    if len(_CONTEXT_ROWS) > 8192:
+        _CONTEXT_ROWS.clear()
+    # The entry keeps the model alive, so no other object can take its id while it is stored.
+    _CONTEXT_ROWS[key] = (model, rows)
+    return rows
+
+
+# --- one batch: cells that share the rig and every setting but model, quant and context ------
+
+
+@dataclass
+class _Layout:
+    """A layer split of some cells over one subset of GPUs: per-slot bytes and the CPU's share."""
+
+    counts: np.ndarray
+    ncm: np.ndarray
+    full: np.ndarray
+    weights: np.ndarray
+    kv: np.ndarray
+    holds_output: np.ndarray
+    free: np.ndarray
+    gpu_fit: np.ndarray
+    cpu_weights: np.ndarray
+    cpu_kv: np.ndarray
+    cpu_layers: np.ndarray
+    cpu_experts: np.ndarray
+    cpu_fit: np.ndarray
+    cpu_free: np.ndarray
+
+
+class _Batch:
+    def __init__(self, rig: Rig, workloads: list[Workload]) -> None:
+        self.rig = rig
+        first = workloads[0]
+        self.workload = first
+        self.runtime = first.runtime
+        self.size = len(workloads)
+        n_gpus = len(rig.gpus)
+        self.overhead = first.runtime.per_gpu_overhead_mib * MIB
+        self.capacity = [pl.gpu_capacity(rig, i, first) for i in range(n_gpus)]
+        self.cpu_capacity = pl.cpu_capacity(rig)
+        offered = set(first.runtime.split_strategies)
+        self.expert_offload_offered = "expert-offload" in offered
+
+        # Per cell scalars, and per-layer prefix rows laid end to end.
+        weight_rows = []
+        context_rows = []
+        n_layers = np.empty(self.size, dtype=np.int64)
+        for c, workload in enumerate(workloads):
+            weight_rows.append(_weight_rows(memory.workload_weights(workload)))
+            context_rows.append(_context_rows(workload))
+            n_layers[c] = workload.model.n_layers
+        self.n = n_layers
+        lengths = n_layers + 1
+        self.base = np.zeros(self.size, dtype=np.int64)
+        np.cumsum(lengths[:-1], out=self.base[1:])
+        self.total = np.concatenate([w.total for w in weight_rows])
+        self.dense = np.concatenate([w.dense for w in weight_rows])
+        self.experts = np.concatenate([w.experts for w in weight_rows])
+        self.expert_layers = np.concatenate([w.expert_layers for w in weight_rows])
+        self.scratch = np.concatenate([w.scratch for w in weight_rows])
+        self.kv = np.concatenate([r.kv for r in context_rows])
+        self.embd = np.array([w.embd for w in weight_rows], dtype=np.int64)
+        self.output = np.array([w.output for w in weight_rows], dtype=np.int64)
+        self.max_layer = np.array([w.max_layer for w in weight_rows], dtype=np.int64)
+        self.compute = np.array([r.compute for r in context_rows], dtype=np.int64)
+        self.host = np.array([r.host for r in context_rows], dtype=np.int64)
+        self.activations = np.array([r.activations for r in context_rows], dtype=np.int64)
+        self.attention = np.array([r.attention for r in context_rows], dtype=np.int64)
+        self.partial_head = np.array([r.partial_head for r in context_rows], dtype=np.int64)
+        self.is_moe = np.array([w.model.is_moe for w in workloads], dtype=bool)
+        self._models = [w.model for w in workloads]
+
+        # Rows laid end to end and lifted by a per-cell offset, so that one searchsorted over
+        # the whole array finds, in every row at once, how many layers a room holds.
+        ends = self.base + n_layers
+        widest = int(max((self.total + self.kv)[ends].max(), 1))
+        self.lift = 1 << (widest.bit_length() + 1)
+        if self.lift * self.size >= 1 << 62:
+            raise ValueError("too many cells in one batch")
+        offsets = np.repeat(np.arange(self.size, dtype=np.int64) * self.lift, lengths)
+        self.row_offset = np.arange(self.size, dtype=np.int64) * self.lift
+        self.lifted_dense = self.dense + self.kv + offsets
+        self.lifted_total = self.total + self.kv + offsets
+
+        self._speed_constants(workloads)
+
+    # --- speed constants ---------------------------------------------------------------------
+
+    def _speed_constants(self, workloads: list[Workload]) -> None:
+        rig, first = self.rig, self.workload
+        engine = first.runtime.engine
+        shapes = {}
+        rows = []
+        for workload in workloads:
+            model = workload.model
+            shape = shapes.get(id(model))
+            if shape is None:
+                shape = shapes[id(model)] = sp.model_shape(model)
+            rows.append((
+                shape.layer_dense, shape.layer_routed, shape.moe_layers / model.n_layers, shape.active_routed_fraction,
+                shape.embedding, shape.output, sp.kv_bytes_per_token(model, workload.kv_cache),
+                (workload.bpw or workload.quant.bits_per_weight) / 8, float(model.hidden_size),
+                1.0 if workload.quant.format != "float" else 0.0, float(workload.context),
+            ))
+        table = np.array(rows, dtype=np.float64).T
+        (self.layer_dense, self.layer_routed, self.moe_share, self.active_fraction, self.embedding_params,
+         self.output_params, self.kv_per_token, self.bytes_per_param, self.hidden, quantized, self.context) = table
+        self.quantized = quantized > 0
+        self.hidden_int = np.array([w.model.hidden_size for w in workloads], dtype=np.int64)
+        self.depth = max(first.depth, 0)
+        self.params = [sp.gpu_calibration(engine, gpu.spec) for gpu in rig.gpus]
+        self.cpu_params = sp.calibration_for(engine, "cpu", "cpu")
+        self.bandwidth = [gpu.spec.bandwidth_gbs for gpu in rig.gpus]
+        self.bandwidth_bps = [gpu.spec.bandwidth_gbs * 1e9 for gpu in rig.gpus]
+        self.efficiency = [
+            np.where(self.quantized, p.bandwidth_efficiency * p.quantized_bandwidth_factor, p.bandwidth_efficiency)
+            for p in self.params
+        ]
+        n_gpus = len(rig.gpus)
+        self.link_scale = np.ones((n_gpus, n_gpus))
+        self.link_gbs = np.ones((n_gpus, n_gpus))
+        for a in range(n_gpus):
+            for b in range(n_gpus):
+                if a != b:
+                    kind, gbs = sp._link(rig, rig.gpus[a], rig.gpus[b])
+                    self.link_scale[a, b] = sp._LINK_LATENCY_SCALE[kind]
+                    self.link_gbs[a, b] = gbs
+        self.host_scale = [sp._LINK_LATENCY_SCALE[sp._link(rig, gpu, None)[0]] for gpu in rig.gpus]
+        self.host_gbs = [sp._link(rig, gpu, None)[1] for gpu in rig.gpus]
+
+    # --- layer split -------------------------------------------------------------------------
+
+    def _cost_start(self, idx: np.ndarray, start: np.ndarray, ncm: np.ndarray) -> np.ndarray:
+        """Bytes the first ``start`` layers take on GPUs when the first ``ncm`` keep their experts in RAM."""
+        b = self.base[idx]
+        lifted = np.where(start <= ncm, self.lifted_dense[b + start], self.lifted_total[b + start] - self.experts[b + ncm])
+        return lifted - self.row_offset[idx]
+
+    def _reach(self, idx: np.ndarray, start: np.ndarray, room: np.ndarray, ncm: np.ndarray) -> np.ndarray:
+        """Layer index a GPU filled from ``start`` stops at: whole layers while they fit into ``room``."""
+        b = self.base[idx]
+        n = self.n[idx]
+        target = self._cost_start(idx, start, ncm) + room + self.row_offset[idx]
+        mid = np.maximum(ncm, start)
+        # Up to ncm each layer costs its dense part, from there its whole size.
+        in_dense = np.clip(np.searchsorted(self.lifted_dense, target, side="right") - 1 - b, start, mid)
+        in_total = np.clip(np.searchsorted(self.lifted_total, target + self.experts[b + ncm], side="right") - 1 - b, mid, n)
+        return np.where(in_dense >= mid, in_total, in_dense)
+
+    def _contiguous(self, idx: np.ndarray, subset: tuple[int, ...], ncm: np.ndarray) -> np.ndarray:
+        """fit._contiguous_counts for every cell of idx."""
+        counts = np.zeros((idx.size, len(subset)), dtype=np.int64)
+        cursor = np.zeros(idx.size, dtype=np.int64)
+        for slot, gpu in enumerate(subset):
+            last = slot == len(subset) - 1
+            room = self.capacity[gpu] - self.overhead - self.compute[idx, _compute_index(int(last), 1, 1, 0)]
+            if last:
+                room = room - self.output[idx]
+            end = self._reach(idx, cursor, room, ncm)
+            counts[:, slot] = end - cursor
+            cursor = end
+        return counts
+
+    def _layout(self, idx: np.ndarray, subset: tuple[int, ...], counts: np.ndarray, ncm: np.ndarray) -> _Layout:
+        """placement.build_layer_split for every cell of idx, reduced to bytes and fit."""
+        k = len(subset)
+        b = self.base[idx]
+        n = self.n[idx]
+        gpu_layers = counts.sum(axis=1)
+        full = gpu_layers >= n
+        first = np.where(full, 0, n - gpu_layers)
+        ncm = np.minimum(ncm, n)
+        starts = np.empty_like(counts)
+        starts[:, 0] = first
+        if k > 1:
+            starts[:, 1:] = first[:, None] + np.cumsum(counts, axis=1)[:, :-1]
+        ends = starts + counts
+        bs, be = b[:, None] + starts, b[:, None] + ends
+        moved_end = np.clip(ncm[:, None], starts, ends)
+        weights = self.total[be] - self.total[bs] - (self.experts[b[:, None] + moved_end] - self.experts[bs])
+        weights[:, k - 1] += np.where(full, self.output[idx], 0)
+        kv = self.kv[be] - self.kv[bs]
+        holds_output = np.zeros((idx.size, k), dtype=bool)
+        holds_output[:, k - 1] = full
+
+        cpu_moved = np.clip(ncm, first, n)
+        cpu_weights = (self.embd[idx] + self.total[b + first] + self.experts[b + cpu_moved] - self.experts[b + first]
+                       + np.where(full, 0, self.output[idx]))
+        cpu_kv = self.kv[b + first]
+        cpu_experts = self.expert_layers[b + cpu_moved] - self.expert_layers[b + first]
+        cpu_layers = first
+        scratch = np.where((cpu_layers > 0) | (cpu_experts > 0), self.scratch[b + np.maximum(ncm, cpu_layers)], 0)
+        scratch = np.where(cpu_layers > 0, np.maximum(scratch, self.max_layer[idx] // 3), scratch)
+        copies4 = (full & (ncm == 0)).astype(np.int64) if k > 1 else np.zeros(idx.size, dtype=np.int64)
+
+        compute = np.empty_like(counts)
+        for slot in range(k):
+            index = _compute_index(holds_output[:, slot].astype(np.int64), (counts[:, slot] > 0).astype(np.int64), int(slot == 0), copies4)
+            value = self.compute[idx, index]
+            if slot == 0:
+                value = np.maximum(value, self.activations[idx]) + scratch
+            compute[:, slot] = value
+        capacity = np.array([self.capacity[g] for g in subset], dtype=np.int64)
+        free = capacity[None, :] - (weights + kv + compute + self.overhead)
+        host = self.host[idx, _host_index(copies4, (cpu_layers > 0).astype(np.int64), (~full).astype(np.int64))]
+        cpu_free = self.cpu_capacity - (cpu_weights + cpu_kv + host)
+        return _Layout(counts, ncm, full, weights, kv, holds_output, free, (free >= 0).all(axis=1),
+                       cpu_weights, cpu_kv, cpu_layers, cpu_experts, cpu_free >= 0, cpu_free)
+
+    def _repair(self, idx: np.ndarray, subset: tuple[int, ...], counts: np.ndarray, ncm: np.ndarray,
+                allow_cpu: bool) -> tuple[np.ndarray, np.ndarray]:
+        """fit._repair: (placed, counts), moving layers off overfilled GPUs."""
+        counts = counts.copy()
+        placed = np.zeros(idx.size, dtype=bool)
+        active = np.arange(idx.size)
+        step = 0
+        while active.size:
+            layout = self._layout(idx[active], subset, counts[active], ncm[active])
+            done = layout.gpu_fit
+            placed[active[done]] = True
+            # After n + 1 moves the loop ends; what still does not fit fails.
+            keep = ~done & (step <= self.n[idx[active]])
+            rows = np.nonzero(keep)[0]
+            active = active[keep]
+            if not active.size:
+                break
+            fits_slot = layout.free[rows] >= 0
+            over = np.argmax(~fits_slot, axis=1)
+            at = np.arange(active.size)
+            ok = counts[active, over] > 0
+            roomy = fits_slot.copy()
+            roomy[at, over] = False
+            has_roomy = roomy.any(axis=1)
+            target = np.argmax(np.where(roomy, layout.free[rows], np.iinfo(np.int64).min), axis=1)
+            counts[active, over] -= ok
+            move = ok & has_roomy
+            counts[active[move], target[move]] += 1
+            if not allow_cpu:
+                ok &= has_roomy
+            active = active[ok]
+            step += 1
+        return placed, counts
+
+    def _rebalance(self, idx: np.ndarray, subset: tuple[int, ...], counts: np.ndarray, ncm: np.ndarray) -> np.ndarray:
+        """fit._rebalance_for_speed: move layers from slower to faster cards while the GPUs fit."""
+        if len(subset) < 2 or not idx.size:
+            return counts
+        counts = counts.copy()
+        bandwidth = [self.bandwidth[g] for g in subset]
+        slots = range(len(subset))
+        fast_first = sorted(slots, key=lambda s: bandwidth[s], reverse=True)
+        slow_first = sorted(slots, key=lambda s: bandwidth[s])
+        pairs = [(f, s) for f in fast_first for s in slow_first if bandwidth[s] < bandwidth[f]]
+        if not pairs:
+            return counts
+        active = np.arange(idx.size)
+        step = 0
+        while active.size:
+            moved = np.zeros(active.size, dtype=bool)
+            for fast, slow in pairs:
+                rows = np.nonzero(~moved & (counts[active, slow] > 0))[0]
+                if not rows.size:
+                    continue
+                cells = active[rows]
+                trial = counts[cells]
+                trial[:, slow] -= 1
+                trial[:, fast] += 1
+                fits = self._layout(idx[cells], subset, trial, ncm[cells]).gpu_fit
+                counts[cells[fits]] = trial[fits]
+                moved[rows[fits]] = True
+            step += 1
+            active = active[moved & (step < self.n[idx[active]])]
+        return counts
+
+    def _fill(self, idx: np.ndarray, subset: tuple[int, ...], ncm: np.ndarray, rebalance: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """fit._fill: (placed, counts); counts hold only where placed."""
+        counts = self._contiguous(idx, subset, ncm)
+        whole = counts.sum(axis=1) >= self.n[idx]
+        placed = np.zeros(idx.size, dtype=bool)
+        rows = np.nonzero(whole)[0]
+        if rows.size:
+            repaired, fixed = self._repair(idx[rows], subset, counts[rows], ncm[rows], allow_cpu=False)
+            counts[rows] = fixed
+            placed[rows] = repaired
+            good = rows[repaired]
+            if rebalance and good.size:
+                counts[good] = self._rebalance(idx[good], subset, counts[good], ncm[good])
+        return placed, counts
+
+    def _least_expert_offload(self, idx: np.ndarray, subset: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """fit._least_expert_offload: (placed, counts, n_cpu_moe)."""
+        n = self.n[idx]
+        possible, _ = self._fill(idx, subset, n.copy(), rebalance=False)
+        low = np.ones(idx.size, dtype=np.int64)
+        high = n.copy()
+        searching = np.nonzero(possible & (low < high))[0]
+        while searching.size:
+            mid = (low[searching] + high[searching]) // 2
+            placed, _ = self._fill(idx[searching], subset, mid, rebalance=False)
+            high[searching[placed]] = mid[placed]
+            low[searching[~placed]] = mid[~placed] + 1
+            searching = searching[low[searching] < high[searching]]
+        placed = np.zeros(idx.size, dtype=bool)
+        counts = np.zeros((idx.size, len(subset)), dtype=np.int64)
+        rows = np.nonzero(possible)[0]
+        if rows.size:
+            placed[rows], counts[rows] = self._fill(idx[rows], subset, low[rows], rebalance=True)
+        return placed, counts, low
+
+    def _partial(self, idx: np.ndarray, subset: tuple[int, ...]) -> np.ndarray:
+        """fit._partial: counts with the first layers left on the CPU."""
+        ncm = np.zeros(idx.size, dtype=np.int64)
+        counts = self._contiguous(idx, subset, ncm)
+        repaired, fixed = self._repair(idx, subset, counts, ncm, allow_cpu=True)
+        return np.where(repaired[:, None], fixed, counts)
+
+    def _candidate(self, idx: np.ndarray, subset: tuple[int, ...]) -> _Layout:
+        """The placement fit._layer_candidates keeps for one subset, for every cell of idx."""
+        ncm = np.zeros(idx.size, dtype=np.int64)
+        placed, counts = self._fill(idx, subset, ncm)
+        rest = np.nonzero(~placed)[0]
+        if rest.size and self.expert_offload_offered:
+            moe = rest[self.is_moe[idx[rest]]]
+            if moe.size:
+                found, moe_counts, moe_ncm = self._least_expert_offload(idx[moe], subset)
+                counts[moe[found]] = moe_counts[found]
+                ncm[moe[found]] = moe_ncm[found]
+                rest = np.setdiff1d(rest, moe[found], assume_unique=True)
+        if rest.size:
+            counts[rest] = self._partial(idx[rest], subset)
+        return self._layout(idx, subset, counts, ncm)
+
+    def _layer_decode(self, idx: np.ndarray, subset: tuple[int, ...], layout: _Layout) -> np.ndarray:
+        """speed.estimate_speed(...).decode.expected of a layer split, for every cell of idx."""
+        n = self.n[idx].astype(np.float64)
+        moe_share = self.moe_share[idx]
+        dense, routed_size, active = self.layer_dense[idx], self.layer_routed[idx], self.active_fraction[idx]
+        fallback_bpp, kv_per_token, context = self.bytes_per_param[idx], self.kv_per_token[idx], self.context[idx]
+        output_params, activation = self.output_params[idx], self.hidden[idx] * 4.0
+        elsewhere = layout.cpu_experts.astype(np.float64)
+        device_time = np.zeros(idx.size)
+        layer_time = np.zeros(idx.size)
+        link = np.zeros(idx.size)
+        lead = np.full(idx.size, -1, dtype=np.int64)
+        previous = np.full(idx.size, -1, dtype=np.int64)
+        for slot, gpu in enumerate(subset):
+            layers = layout.counts[:, slot]
+            holds_output = layout.holds_output[:, slot]
+            present = (layers > 0) | holds_output
+            here = layers * moe_share
+            lost = np.where(present, np.minimum(elsewhere, here), 0.0)
+            elsewhere = elsewhere - lost
+            routed = (here - lost) * routed_size
+            stored = layers * dense + routed + np.where(holds_output, output_params, 0.0)
+            read = layers * dense + routed * active + np.where(holds_output, output_params, 0.0)
+            weights = layout.weights[:, slot]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                per_param = np.where((weights > 0) & (stored > 0), weights / stored, fallback_bpp)
+                kv = layout.kv[:, slot]
+                token_kv = np.where((kv > 0) & (context > 0), kv / context, kv_per_token * layers / n)
+            seconds = (read * per_param + token_kv * self.depth) / (self.bandwidth_bps[gpu] * self.efficiency[gpu][idx])
+            device_time += np.where(present, seconds, 0.0)
+            layer_time += np.where(present, layers * self.params[gpu].layer_overhead_us * 1e-6, 0.0)
+            lead = np.where(present & (lead < 0), gpu, lead)
+            hop = np.where(lead >= 0, np.array([p.hop_latency_us for p in self.params])[np.maximum(lead, 0)], 0.0)
+            pair = np.maximum(previous, 0)
+            step = hop * 1e-6 * self.link_scale[pair, gpu] + activation / (self.link_gbs[pair, gpu] * 1e9)
+            link += np.where(present & (previous >= 0), step, 0.0)
+            previous = np.where(present, gpu, previous)
+
+        cpu = self.cpu_params
+        layers = layout.cpu_layers
+        holds_output = ~layout.full
+        here = layers * moe_share
+        lost = np.minimum(elsewhere, here)
+        routed = (here - lost + layout.cpu_experts) * routed_size
+        stored = layers * dense + routed + np.where(holds_output, output_params, 0.0)
+        read = layers * dense + routed * active + np.where(holds_output, output_params, 0.0)
+        held = stored + self.embedding_params[idx]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            per_param = np.where((layout.cpu_weights > 0) & (held > 0), layout.cpu_weights / held, fallback_bpp)
+            token_kv = np.where((layout.cpu_kv > 0) & (context > 0), layout.cpu_kv / context, kv_per_token * layers / n)
+        device_time += (read * per_param + token_kv * self.depth) / (self.rig.cpu_ram_bandwidth_gbs * 1e9 * cpu.cpu_bandwidth_efficiency)
+        layer_time += layers * cpu.layer_overhead_us * 1e-6
+        stage = (layers > 0) | (layout.cpu_experts > 0) | holds_output
+        hop_by_gpu = np.array([p.hop_latency_us for p in self.params])
+        token_by_gpu = np.array([p.token_overhead_ms for p in self.params])
+        hop = np.where(lead >= 0, hop_by_gpu[np.maximum(lead, 0)], cpu.hop_latency_us)
+        pair = np.maximum(previous, 0)
+        host_step = (hop * 1e-6 * np.array(self.host_scale)[pair]
+                     + activation / (np.array(self.host_gbs)[pair] * 1e9))
+        link += np.where(stage & (previous >= 0), host_step, 0.0)
+        token = np.where(lead >= 0, token_by_gpu[np.maximum(lead, 0)], cpu.token_overhead_ms)
+        overhead = token * 1e-3 + layer_time
+        return 1.0 / (device_time + link + overhead)
+
+    def _layer_split(self, idx: np.ndarray, gpus: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """fit._layer_split for speed: (fits, offload, decode) of the chosen candidate."""
+        best_fits = np.zeros(idx.size, dtype=bool)
+        best_offload = np.zeros(idx.size, dtype=bool)
+        best_speed = np.full(idx.size, -np.inf)
+        best_size = np.zeros(idx.size, dtype=np.int64)
+        for subset in fit_module._subsets(self.rig, gpus):
+            layout = self._candidate(idx, subset)
+            fits = layout.gpu_fit & layout.cpu_fit
+            rows = np.nonzero(fits)[0]
+            if not rows.size:
+                continue
+            speed = np.full(idx.size, -np.inf)
+            speed[rows] = self._layer_decode(idx[rows], subset, _take(layout, rows))
+            # max() keeps the first of equals: a later subset wins only when strictly better.
+            better = fits & ((speed > best_speed) | ((speed == best_speed) & (len(subset) > best_size)) | ~best_fits)
+            best_fits |= fits
+            best_speed = np.where(better, speed, best_speed)
+            best_size = np.where(better, len(subset), best_size)
+            best_offload = np.where(better, (layout.cpu_layers > 0) | (layout.cpu_experts > 0), best_offload)
+        return best_fits, best_offload, np.where(best_fits, best_speed, np.nan)
+
+    # --- row and tensor split ----------------------------------------------------------------
+
+    def _shared_split(self, idx: np.ndarray, mode: str) -> tuple[np.ndarray, np.ndarray]:
+        """placement.build_row_or_tensor_split and its decode speed: (fits, decode)."""
+        rig = self.rig
+        gpus = range(len(rig.gpus))
+        ratios = [round(pl.gpu_free_bytes(rig, i) / GIB, 1) for i in gpus] if mode == "row" else [1.0] * len(rig.gpus)
+        total_ratio = sum(ratios)
+        shares = [r / total_ratio for r in ratios]
+        b = self.base[idx]
+        n = self.n[idx]
+        kv_total = self.kv[b + n]
+        splittable = (self.total[b + n] + self.output[idx]).astype(np.float64)
+        full_compute = self.compute[idx, _compute_index(1, 1, 1, 0)]
+        partial = self.activations[idx] + self.partial_head[idx] // len(rig.gpus)
+        fits = self.cpu_capacity - (self.embd[idx] + self.host[idx, _host_index(0, 0, 0)]) >= 0
+        weights, kvs = [], []
+        for slot, share in enumerate(shares):
+            main = slot == 0
+            if mode == "tensor":
+                kv = (kv_total.astype(np.float64) * share).astype(np.int64)
+                compute = full_compute if main else partial + self.attention[idx]
+            else:
+                kv = kv_total if main else np.zeros(idx.size, dtype=np.int64)
+                compute = full_compute if main else partial
+            w = (splittable * share).astype(np.int64)
+            fits &= w + kv + compute + self.overhead <= self.capacity[slot]
+            weights.append(w)
+            kvs.append(kv)
+        if mode == "tensor":
+            blocked = not self.workload.flash_attn or self.workload.kv_cache.lower() not in ("f16", "bf16", "f32")
+            excluded = np.array([self._architecture(c) in pl.TENSOR_MODE_EXCLUDED for c in idx], dtype=bool)
+            fits &= ~excluded & (not blocked)
+
+        # speed._device_loads and speed._decode for a split that every GPU computes a slice of.
+        nf = n.astype(np.float64)
+        routed = nf * self.moe_share[idx] * self.layer_routed[idx]
+        stored = nf * self.layer_dense[idx] + routed + self.output_params[idx]
+        read = nf * self.layer_dense[idx] + routed * self.active_fraction[idx] + self.output_params[idx]
+        gpu_bytes = np.stack(weights, axis=1)
+        even = ~(gpu_bytes > 0).all(axis=1)
+        byte_sum = gpu_bytes.sum(axis=1)
+        times = []
+        context = self.context[idx]
+        for slot in gpus:
+            w = weights[slot]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                share = np.where(even, 1.0 / len(rig.gpus), w / byte_sum)
+                held = stored * share
+                per_param = np.where((w > 0) & (held > 0), w / held, self.bytes_per_param[idx])
+                token_kv = np.where((kvs[slot] > 0) & (context > 0), kvs[slot] / context,
+                                    self.kv_per_token[idx] * nf / nf * share)
+            times.append((read * share * per_param + token_kv * self.depth) / (self.bandwidth_bps[slot] * self.efficiency[slot][idx]))
+        parallel = np.max(np.stack(times, axis=1), axis=1)
+        lead = self.params[0]
+        kind, gbs = sp._shared_link(rig, [_GpuOnly(rig.gpus[0])] + [_GpuOnly(rig.gpus[i]) for i in gpus if i > 0])
+        link = sp._shared_sync_s(lead, mode, kind, gbs, len(rig.gpus), nf, 1, self.hidden[idx])
+        layer_costs = np.stack([nf * self.params[i].layer_overhead_us * 1e-6 for i in gpus], axis=1)
+        overhead = lead.token_overhead_ms * 1e-3 + np.maximum(layer_costs.max(axis=1), 0.0)
+        return fits, 1.0 / (parallel + 0.0 + link + overhead)
+
+    def _architecture(self, cell: int) -> str:
+        return self._models[cell].architecture
+
+    # --- the cells ---------------------------------------------------------------------------
+
+    def cells(self) -> list[MatrixCell]:
+        rig, workload = self.rig, self.workload
+        idx = np.arange(self.size)
+        splits = _splits(rig, workload) or []
+        gpus = tuple(range(len(rig.gpus)))
+        # Per split: fits, placed on GPUs alone, decode; ranked as fit._rank ranks them.
+        best_key = None
+        fits_any = np.zeros(self.size, dtype=bool)
+        offload = np.zeros(self.size, dtype=bool)
+        decode = np.full(self.size, np.nan)
+        for split in splits:
+            if split in ("single", "layer"):
+                chosen = gpus
+                if split == "single" and len(gpus) > 1:
+                    chosen = (max(gpus, key=lambda i: (self.capacity[i], self.bandwidth[i])),)
+                fits, uses_cpu, speed = self._layer_split(idx, chosen)
+            else:
+                fits, speed = self._shared_split(idx, split)
+                uses_cpu = np.zeros(self.size, dtype=bool)
+            order = -fit_module.STRATEGIES.index(split) if split in fit_module.STRATEGIES else 0
+            stable = 0 if split in fit_module.EXPERIMENTAL_SPLITS else 1
+            key = (fits, ~uses_cpu, stable, np.where(fits, speed, -np.inf), order)
+            if best_key is None:
+                better = np.ones(self.size, dtype=bool)
+            else:
+                better = _greater(key, best_key)
+            best_key = key if best_key is None else tuple(np.where(better, new, old) for new, old in zip(key, best_key))
+            fits_any = np.where(better, fits, fits_any)
+            offload = np.where(better, fits & uses_cpu, offload)
+            decode = np.where(better, np.where(fits, speed, np.nan), decode)
+        return [
+            MatrixCell(fits=bool(f), offload=bool(o), decode=None if d != d else float(d))
+            for f, o, d in zip(fits_any.tolist(), offload.tolist(), decode.tolist())
+        ]
+
+
+class _GpuOnly:
+    """A stand-in load for speed._shared_link, which reads only ``.gpu``."""
+
+    def __init__(self, gpu: Any) -> None:
+        self.gpu = gpu
+
+
+def _greater(new: tuple, old: tuple) -> np.ndarray:
+    """Element-wise: is the rank tuple ``new`` greater than ``old`` (fits first, then on GPUs, ...)."""
+    new_fits, new_gpu, new_stable, new_speed, new_order = new
+    old_fits, old_gpu, old_stable, old_speed, old_order = old
+    result = np.zeros(new_fits.shape, dtype=bool)
+    decided = np.zeros(new_fits.shape, dtype=bool)
+    # Among results that do not fit, fit ranks by shortfall; the cell shows none of them, so any will do.
+    for a, b in ((new_fits, old_fits), (new_gpu & new_fits, old_gpu & old_fits),
+                 (np.where(new_fits, new_stable, 0), np.where(old_fits, old_stable, 0)),
+                 (new_speed, old_speed), (np.broadcast_to(new_order, new_fits.shape), np.broadcast_to(old_order, new_fits.shape))):
+        result |= ~decided & (a > b)
+        decided |= a != b
+    return result
+
+
+def _take(layout: _Layout, rows: np.ndarray) -> _Layout:
+    return _Layout(*(getattr(layout, name)[rows] for name in _Layout.__dataclass_fields__))
