@@ -399,7 +399,12 @@ def _optional(notes: list[str], deadline: float, call: Any) -> Any:
 
 
 def _int(value: Any) -> int | None:
-    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0 else None
+    # JSON numbers may be Infinity or NaN (Python's json module accepts both), which int() rejects.
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return int(value)
 
 
 def _str(value: Any) -> str | None:
@@ -425,7 +430,9 @@ def _probe_llama_server(client: httpx.Client, target: ServerTarget, deadline: fl
     size = None
     listing = _optional(notes, deadline, lambda: get_json(client, f"{base}/v1/models", deadline, dict))
     entries = listing.get("data") if isinstance(listing, dict) else None
-    if isinstance(entries, list) and entries and isinstance(entries[0], dict):
+    if not isinstance(entries, list):
+        entries = None
+    if entries and isinstance(entries[0], dict):
         meta = entries[0].get("meta")
         size = _int(meta.get("size")) if isinstance(meta, dict) else None
     name = _str(props.get("model_path")) or (_str(entries[0].get("id")) if entries and isinstance(entries[0], dict) else None)
