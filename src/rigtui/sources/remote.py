@@ -361,7 +361,7 @@ def model_from_hf_config(
         vocab = int(text["vocab_size"])
     except KeyError as exc:
         raise SourceError(f"{repo}: config.json lacks {exc}; rigtui cannot size this model") from None
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise SourceError(f"{repo}: config.json has an invalid size value ({exc}); rigtui cannot size this model") from None
     try:
         return _spec_from_config(config, text, repo, n_layers, hidden, heads, vocab, total_weight_bytes, params_total)
