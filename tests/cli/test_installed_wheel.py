@@ -13,7 +13,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.slow
+@pytest.mark.subprocess
 def test_installed_wheel_reads_its_own_catalogs(tmp_path: Path) -> None:
     wheels = tmp_path / "wheels"
     subprocess.run(
