@@ -1,13 +1,12 @@
 """The fit matrix: models against quantizations or context lengths, on the shared rig.
 
-Cells come from ``core.fit`` through the app's cache. A thread worker fills the cells that
-are not cached yet, row by row in display order, so the table paints at once and the
-visible rows fill first. Filters, sorting and search only re-arrange cached results.
+Cells come from ``core.matrix``, which gives what ``core.fit`` gives, through the app's cache.
+A thread worker places the cells that are not cached yet in two batches, the rows on screen
+first, so the table paints at once. Filters, sorting and search only re-arrange cached results.
 """
 
 from __future__ import annotations
 
-import time
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 from typing import Any, Hashable
@@ -37,9 +36,8 @@ GGUF_LADDER = ("F16", "Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "IQ4_XS", "Q3_K_M", "I
 MAX_QUANT_COLUMNS = 10
 PENDING = "…"
 CELL_WIDTH = 6
-BATCH_SECONDS = 0.3
-"""Longest time results wait in the worker before the table shows them. Every table update
-repaints all visible cells, so results arrive in batches rather than row by row."""
+FIRST_ROWS = 40
+"""Rows the worker places before the rest: a tall terminal's first screen of the matrix."""
 GRIDS_KEPT = 16
 """Rig and runtime variants whose cells stay in memory, so undo shows the old matrix at once."""
 """Room for a mark and a three-digit speed ("● 142")."""
@@ -292,16 +290,19 @@ class FitMatrixScreen(ExplorerScreen):
     def _fill(self, rig: Any, grid: dict[tuple[str, str, int], Any], missing: list[tuple[ModelSpec, list[Column]]]) -> None:
         worker = get_current_worker()
         core = self.rig_app.core
-        batch: list[tuple[ModelSpec, list[tuple[Column, Any]]]] = []
-        posted = time.monotonic()
-        for model, columns in missing:
+        # The first rows on screen come back first; the rest follow in one batch, which the
+        # core places about as fast per cell as a whole matrix.
+        for start, end in ((0, FIRST_ROWS), (FIRST_ROWS, len(missing))):
+            rows = missing[start:end]
             if worker.is_cancelled:
                 return
-            batch.append((model, [(column, core.cell(rig, self._workload(model, column))) for column in columns]))
-            if time.monotonic() - posted >= BATCH_SECONDS:
-                self.app.call_from_thread(self._update_rows, rig, grid, batch)
-                batch, posted = [], time.monotonic()
-        if batch:
+            if not rows:
+                continue
+            workloads = [self._workload(model, column) for model, columns in rows for column in columns]
+            cells = iter(core.cells(rig, workloads))
+            batch = [(model, [(column, next(cells)) for column in columns]) for model, columns in rows]
+            if worker.is_cancelled:
+                return
             self.app.call_from_thread(self._update_rows, rig, grid, batch)
 
     def _update_rows(self, rig: Any, grid: dict[tuple[str, str, int], Any],
