@@ -61,3 +61,12 @@ def test_topology_chipset_snapshot(snap_compare, app_factory) -> None:
 
 def test_too_small_snapshot(snap_compare, app_factory) -> None:
     assert snap_compare(app_factory(), terminal_size=(MIN_WIDTH - 20, MIN_HEIGHT - 6), run_before=steps())
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_servers_snapshot(snap_compare, app_factory, size: tuple[int, int]) -> None:
+    from tests.tui.test_servers_screen import FixedServers
+
+    app = app_factory()
+    app.server_backend = FixedServers()
+    assert snap_compare(app, terminal_size=size, run_before=steps("7"))

@@ -56,39 +56,13 @@ def default_settings(catalog: "Catalog", runtime: str | None = None) -> "Setting
     return Settings(model=model, quant=quant, runtime=runtime)
 
 
-RIG_GPU_COLUMNS = (("#", "index"), ("GPU", "gpu"), ("Memory", "memory"), ("PCIe", "pcie"),
-                   ("Slot", "slot"), ("In use", "used"), ("Role", "role"))
-"""Label and key of each column of the Rig screen's card table."""
-
-
 class LoadingScreen(Screen[None]):
-    """The first screen: the Rig screen's layout, painted while the catalog and GPUs load in a worker.
-
-    It uses the Rig screen's widget ids, so the stylesheet places everything where the Rig
-    screen will, and the cards, settings and verdict appear in place once loading ends.
-    The Rig screen itself imports the core and pydantic, which would delay this first frame.
-    """
+    """The first screen: painted at once while the catalog and GPUs load in a worker."""
 
     def compose(self) -> ComposeResult:
-        from textual.containers import Horizontal, Vertical, VerticalScroll
-        from textual.widgets import DataTable, Label
-
         yield Header(icon="*")
-        yield Label("Loading the catalog and looking for GPUs…", id="rig-origin", markup=False)
-        yield DataTable(id="gpus", cursor_type="row", zebra_stripes=True)
-        with Horizontal(id="rig-lower"):
-            with Vertical(id="rig-settings-pane"):
-                yield DataTable(id="settings", cursor_type="row", show_header=False)
-            with VerticalScroll(id="verdict-pane"):
-                yield Static("", id="verdict")
+        yield Static("Loading the catalog and looking for GPUs…", id="loading-message")
         yield Footer(compact=True)
-
-    def on_mount(self) -> None:
-        from textual.widgets import DataTable
-
-        gpus = self.query_one("#gpus", DataTable)
-        for label, key in RIG_GPU_COLUMNS:
-            gpus.add_column(label, key=key)
 
 
 class RigApp(App[None]):
@@ -106,6 +80,7 @@ class RigApp(App[None]):
         Binding("4", "show('runtimes')", "Runtimes", id="show-runtimes", tooltip="Which runtimes work here"),
         Binding("5", "show('telemetry')", "Telemetry", id="show-telemetry", tooltip="Live GPU telemetry"),
         Binding("6", "show('upgrade')", "Upgrade", id="show-upgrade", tooltip="What to buy next"),
+        Binding("7", "show('servers')", "Servers", id="show-servers", tooltip="Running servers, measured against predicted speed"),
         Binding("u,ctrl+z", "undo", "Undo", id="undo", tooltip="Undo the last rig or settings change"),
         Binding("ctrl+r,ctrl+y", "redo", "Redo", id="redo", tooltip="Redo the change last undone"),
         Binding("ctrl+s", "save_rig", "Save", id="save-rig", tooltip="Save this rig under a name"),
@@ -113,6 +88,9 @@ class RigApp(App[None]):
         Binding("question_mark", "help", "Help", id="help", tooltip="Every key on this screen"),
         Binding("q,ctrl+q", "quit", "Quit", id="quit", tooltip="Leave rigtui"),
     ]
+
+    server_backend: Any = None
+    """Where the Servers screen probes and measures; None probes the configured addresses."""
 
     revision: reactive[int] = reactive(0, init=False)
     """Mirrors ``state.revision``; screens watch it to redraw after any change."""
@@ -175,6 +153,7 @@ class RigApp(App[None]):
             self.add_mode("telemetry", self._telemetry_screen)
         if _module_exists("rigtui.tui.screens.upgrade"):
             self.add_mode("upgrade", _lazy_screen("rigtui.tui.screens.upgrade", "UpgradeScreen"))
+        self.add_mode("servers", _lazy_screen("rigtui.tui.screens.servers", "ServersScreen"))
 
     def _telemetry_screen(self) -> Screen[Any]:
         from rigtui.tui.screens.telemetry import TelemetryScreen
@@ -225,10 +204,6 @@ class RigApp(App[None]):
         except StartupFailed as failure:
             self.call_from_thread(self._fail, failure.title, failure.message, failure.exit_code)
             return
-        # Importing the Rig screen here, off the event loop, leaves the loop free to handle
-        # keys such as q meanwhile and shortens the switch to the Rig screen.
-        import rigtui.tui.screens.rig  # noqa: F401
-
         self.call_from_thread(self._started, startup)
 
     def _fail(self, title: str, message: str, code: int) -> None:

@@ -14,6 +14,7 @@ import logging
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Hashable
 
 from rigtui.core.catalog import Catalog
@@ -59,12 +60,45 @@ def core_module(name: str) -> Any | None:
 class CoreService:
     """Memoised access to the core functions the screens need."""
 
-    def __init__(self, catalog: Catalog) -> None:
+    def __init__(self, catalog: Catalog, measurements_file: Path | None = None) -> None:
         self.catalog = catalog
         self._cache: OrderedDict[Hashable, Any] = OrderedDict()
         self._lock = threading.Lock()
         self.calls = 0
         """Core calls made, for tests and benchmarks that check the cache works."""
+        self.measurements_file = measurements_file
+        """Stored speed measurements (`rigtui measure`); None means the user data folder's file."""
+        self.measurements: tuple[Any, ...] | None = None
+        """Measurements that calibrate speeds, read from the file on first use."""
+        self.records: list[dict[str, Any]] = []
+        """The stored records with their server details, for the Servers screen."""
+        self.measurements_version = 0
+        """Bumped when the measurements change, so that screens redraw their speeds."""
+
+    def reload_measurements(self) -> None:
+        """Read the measurements file again and drop every cached speed."""
+        from rigtui.sources.measurements import load_measurements, load_records
+
+        measurements, problems = load_measurements(self.measurements_file)
+        for problem in problems:
+            log.warning("%s", problem)
+        records, _ = load_records(self.measurements_file)
+        with self._lock:
+            first = self.measurements is None
+            self.measurements = tuple(measurements)
+            self.records = records
+            if not first:
+                self._cache.clear()
+                self.measurements_version += 1
+
+    def _calibrate(self, rig: Rig, workload: Workload, result: Any) -> Any:
+        if self.measurements is None:
+            self.reload_measurements()
+        if not self.measurements or not isinstance(result, FitResult):
+            return result
+        from rigtui.core.rig_calibration import calibrate
+
+        return calibrate(rig, workload, result, self.measurements)
 
     def _memo(self, key: Hashable, compute: Callable[[], Any]) -> Any:
         with self._lock:
@@ -97,68 +131,34 @@ class CoreService:
         module = core_module("fit")
         if module is None:
             return Failed("the placement engine is not installed", "missing")
-        return self._memo(("cell", rig_key(rig), workload_key(workload)), lambda: _cell(module.fit(rig, workload)))
+        return self._memo(
+            ("cell", rig_key(rig), workload_key(workload)),
+            lambda: _cell(self._calibrate(rig, workload, module.fit(rig, workload))),
+        )
 
     def peek_cell(self, rig: Rig, workload: Workload) -> Cell | Failed | None:
         """Return the cached cell for this workload, or None when it has not been computed yet."""
         with self._lock:
             return self._cache.get(("cell", rig_key(rig), workload_key(workload)))
 
-    def cells(self, rig: Rig, workloads: list[Workload]) -> list[Cell | Failed]:
-        """Return ``cell`` for many workloads on one rig, placing the uncached ones in one batch.
-
-        ``core.matrix.evaluate`` gives every cell that ``fit`` gives, many times faster. While
-        measurements on this rig correct its speeds, each cell goes through ``cell`` instead.
-        """
-        module = core_module("matrix")
-        if module is None or not workloads or self._speeds_measured(rig, workloads[0]):
-            return [self.cell(rig, workload) for workload in workloads]
-        machine = rig_key(rig)
-        keys = [("cell", machine, workload_key(workload)) for workload in workloads]
-        with self._lock:
-            found: list[Any] = [self._cache.get(key) for key in keys]
-        todo = [i for i, value in enumerate(found) if value is None]
-        if not todo:
-            return found
-        self.calls += len(todo)
-        try:
-            values = module.evaluate(rig, [workloads[i] for i in todo])
-        except Exception:  # noqa: BLE001 - a bug in the bulk path must not blank the matrix
-            log.warning("bulk fit-matrix evaluation failed; placing cells one by one", exc_info=True)
-            return [self.cell(rig, workload) for workload in workloads]
-        with self._lock:
-            for i, value in zip(todo, values):
-                if isinstance(value, Exception):
-                    cell: Cell | Failed = Failed(str(value) or type(value).__name__, type(value).__name__)
-                else:
-                    cell = Cell(fits=value.fits, offload=value.offload, decode=value.decode)
-                found[i] = self._cache[keys[i]] = cell
-            while len(self._cache) > CACHE_LIMIT:
-                self._cache.popitem(last=False)
-        return found
-
-    def _speeds_measured(self, rig: Rig, workload: Workload) -> bool:
-        """True when stored measurements correct the speeds of this rig under the workload's runtime."""
-        if not hasattr(self, "_calibrate"):
-            return False
-        if self.measurements is None:
-            self.reload_measurements()
-        if not self.measurements:
-            return False
-        from rigtui.core.rig_calibration import matching
-
-        return bool(matching(self.measurements, rig, workload.runtime.id))
-
     def has(self, name: str) -> bool:
         """True when ``rigtui.core.<name>`` exists."""
         return core_module(name) is not None
 
-    def fit(self, rig: Rig, workload: Workload) -> FitResult | Failed:
-        """Return the core's placement for this workload: the fastest split that fits when split is auto."""
+    def fit(self, rig: Rig, workload: Workload, *, calibrated: bool = True) -> FitResult | Failed:
+        """Return the core's placement for this workload: the fastest split that fits when split is auto.
+
+        With ``calibrated``, the speeds measured on this rig correct the predicted ones.
+        """
         module = core_module("fit")
         if module is None:
             return Failed("the placement engine is not installed", "missing")
-        return self._memo(("fit", rig_key(rig), workload_key(workload)), lambda: module.fit(rig, workload))
+        if not calibrated:
+            return self._memo(("fit-model", rig_key(rig), workload_key(workload)), lambda: module.fit(rig, workload))
+        return self._memo(
+            ("fit", rig_key(rig), workload_key(workload)),
+            lambda: self._calibrate(rig, workload, module.fit(rig, workload)),
+        )
 
     def speed_at_depth(self, rig: Rig, workload: Workload, result: FitResult, depth: int) -> Any:
         """Decode and prefill estimate with ``depth`` tokens already in the context."""

@@ -22,7 +22,7 @@ class ExplorerScreen(Screen[None]):
     so one edit costs one redraw however many screens are open.
     """
 
-    _drawn_revision = -1
+    _drawn_revision: object = -1
     _ready = False
     """True once the subclass has built its widgets, so a redraw can fill them."""
 
@@ -52,7 +52,8 @@ class ExplorerScreen(Screen[None]):
             self.redraw_if_stale()
 
     def redraw_if_stale(self) -> None:
-        revision = self.rig_app.revision
+        # New speed measurements change figures without a rig edit, so they count too.
+        revision = (self.rig_app.revision, getattr(self.rig_app.core, "measurements_version", 0))
         if revision != self._drawn_revision:
             self._drawn_revision = revision
             self.redraw()

@@ -16,6 +16,7 @@ from rigtui.core.results import FitResult
 from rigtui.tui.compute import Failed
 from rigtui.tui.screens.base import ExplorerScreen
 from rigtui.tui.widgets.charts import device_bars, legend, speed_plot
+from rigtui.core.rig_calibration import speed_label
 from rigtui.tui.widgets.format import context_label, speed_range, tokens
 from rigtui.tui.widgets.verdict import FIT_MARK, FIT_STYLE, FIT_WORDS, fit_class
 
@@ -121,6 +122,9 @@ class FitDetailScreen(ExplorerScreen):
             text.append("Layers  " + " · ".join(placed) + "\n")
         text.append(f"Largest context that fits: {context_label(result.max_context)}\n")
         text.append(f"Decode  {speed_range(result.decode)}\nPrefill {speed_range(result.prefill)}\n")
+        label = speed_label(result)
+        if label:
+            text.append(f"Speeds {label} on this rig\n", style="cyan")
         text.append(WEIGHTS_SOURCE_LINES.get(result.weights_source, f"Weights: {result.weights_source}") + "\n", style="dim")
         return text
 

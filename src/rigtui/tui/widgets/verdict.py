@@ -12,6 +12,7 @@ from rich.text import Text
 
 from rigtui.core.results import FitResult
 from rigtui.tui.compute import Cell, Failed, uses_offload
+from rigtui.core.rig_calibration import speed_label
 from rigtui.tui.widgets.format import context_label, gib, speed_range
 
 FIT_STYLE = {"gpu": "green", "offload": "yellow", "no": "red"}
@@ -79,7 +80,8 @@ def render_fit(
     if not result.fits and result.short_device:
         text.append(f"  {result.short_device} is short by {gib(result.short_by_bytes)}\n", style="red")
     if result.decode is not None:
-        text.append(f"  decode  {speed_range(result.decode)}\n")
+        label = speed_label(result)
+        text.append(f"  decode  {speed_range(result.decode)}" + (f", {label}" if label else "") + "\n")
     if result.prefill is not None:
         text.append(f"  prefill {speed_range(result.prefill)}\n")
     if result.max_context:
