@@ -7,6 +7,7 @@ first, so the table paints at once. Filters, sorting and search only re-arrange 
 
 from __future__ import annotations
 
+import functools
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 from typing import Any, Hashable
@@ -55,6 +56,16 @@ LEGEND = "● on GPUs  ◐ CPU or expert offload  ○ no fit  — past model con
 MODEL_WIDTH = 24
 """Characters of the model column below the wide layout; longer names end in an ellipsis."""
 MODEL_WIDTH_WIDE = 36
+
+
+@functools.lru_cache(maxsize=4096)
+def _cell_text(text: str, style: str) -> Text:
+    """One shared Text per distinct cell: a redraw shows about a thousand cells of a few hundred kinds.
+
+    Building a Text checks its string for control codes, which took most of a filter key's
+    redraw. The grid copies a Text before it changes one, so sharing them is safe.
+    """
+    return Text(text, style=style, justify="right")
 
 
 @dataclass(frozen=True)
@@ -277,14 +288,14 @@ class FitMatrixScreen(ExplorerScreen):
 
     def _cell(self, model: ModelSpec, column: Column, result: Any) -> Text:
         if column.context > model.max_context:
-            return Text("—", style="dim", justify="right")
+            return _cell_text("—", "dim")
         if result is None:
-            return Text(PENDING, style="dim", justify="right")
+            return _cell_text(PENDING, "dim")
         kind = fit_class(result)
         if kind == "no":
-            return Text(FIT_MARK[kind], style=FIT_STYLE[kind], justify="right")
+            return _cell_text(FIT_MARK[kind], FIT_STYLE[kind])
         speed = tokens(result.decode) if result.decode is not None else "?"
-        return Text(f"{FIT_MARK[kind]} {speed}", style=FIT_STYLE[kind], justify="right")
+        return _cell_text(f"{FIT_MARK[kind]} {speed}", FIT_STYLE[kind])
 
     @work(thread=True, exclusive=True, group="fit-matrix", description="fill the fit matrix")
     def _fill(self, rig: Any, grid: dict[tuple[str, str, int], Any], missing: list[tuple[ModelSpec, list[Column]]]) -> None:
