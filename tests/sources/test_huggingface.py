@@ -10,12 +10,22 @@ from pathlib import Path
 
 import gguf
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gguf_files import write_tiny_llama
 from hub_server import HubServer, Route, SilentServer, safetensors_bytes
 from rigtui.catalog import load_catalog
 from rigtui.sources.hf_cache import HubCache
-from rigtui.sources.huggingface import fetch_repo_model, gguf_choices, quant_label, RepoFile
+from rigtui.sources.huggingface import (
+    RepoFile,
+    _repo_file,
+    count_safetensors_params,
+    fetch_repo_model,
+    gguf_choices,
+    quant_label,
+    split_ref,
+)
 from rigtui.sources.models import resolve_model
 from rigtui.sources.remote import Cancelled, Fetcher, Progress, SourceError, fetch_gguf_header
 
@@ -117,6 +127,13 @@ def test_packed_quantization_falls_back_to_estimate(hub: HubServer) -> None:
     found = fetch_repo_model("acme/gptq")
     assert found.params_source.startswith("estimate from config.json (the gptq checkpoint")
     assert not any(r.path.endswith("model.safetensors") for r in hub.requests)
+
+
+def test_infinite_index_size_is_ignored(hub: HubServer) -> None:
+    index = b'{"metadata": {"total_size": Infinity}}'
+    hub.add_repo("acme/inf", {"config.json": json.dumps(CONFIG).encode(), "model.safetensors.index.json": index})
+    found = fetch_repo_model("acme/inf")
+    assert found.params_source == "estimate from config.json (no safetensors weights found)"
 
 
 def test_tree_pages_are_followed(hub: HubServer) -> None:
@@ -494,3 +511,39 @@ def test_progress_printer_only_on_terminal() -> None:
     assert "rigtui: fetching config.json: 1.0 MiB of 2.0 MiB" in terminal.getvalue()
     assert terminal.getvalue().endswith("\r\x1b[K")
     assert pipe.getvalue() == ""
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(json_values)
+def test_safetensors_count_rejects_only_with_source_error(header: object) -> None:
+    try:
+        count = count_safetensors_params(header, "model.safetensors")
+    except SourceError:
+        return
+    assert count >= 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=40))
+def test_repo_reference_parsing_is_total(text: str) -> None:
+    try:
+        repo, quant = split_ref(text)
+    except SourceError:
+        return
+    assert ".." not in repo.split("/")
+    assert quant is None or quant
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(json_values, max_size=5))
+def test_tree_entries_never_crash(entries: list[object]) -> None:
+    files = [f for f in (_repo_file(e) for e in entries if isinstance(e, dict)) if f is not None]
+    choices = gguf_choices(files)
+    assert all(choice.files for choice in choices)

@@ -418,7 +418,8 @@ class _Repo:
         if type(stated) is int and stated > 0:
             return stated, None, "safetensors index (total_parameters)"
         total_size = metadata.get("total_size")
-        total_bytes = int(total_size) if type(total_size) in (int, float) and total_size > 0 else None
+        finite = type(total_size) in (int, float) and math.isfinite(total_size) and total_size > 0
+        total_bytes = int(total_size) if finite else None
         quant = config.get("quantization_config")
         method = str(quant.get("quant_method", "unknown")) if isinstance(quant, dict) else None
         if method is not None and method.lower() not in _UNPACKED_QUANT_METHODS:
