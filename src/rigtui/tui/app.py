@@ -56,13 +56,39 @@ def default_settings(catalog: "Catalog", runtime: str | None = None) -> "Setting
     return Settings(model=model, quant=quant, runtime=runtime)
 
 
+RIG_GPU_COLUMNS = (("#", "index"), ("GPU", "gpu"), ("Memory", "memory"), ("PCIe", "pcie"),
+                   ("Slot", "slot"), ("In use", "used"), ("Role", "role"))
+"""Label and key of each column of the Rig screen's card table."""
+
+
 class LoadingScreen(Screen[None]):
-    """The first screen: painted at once while the catalog and GPUs load in a worker."""
+    """The first screen: the Rig screen's layout, painted while the catalog and GPUs load in a worker.
+
+    It uses the Rig screen's widget ids, so the stylesheet places everything where the Rig
+    screen will, and the cards, settings and verdict appear in place once loading ends.
+    The Rig screen itself imports the core and pydantic, which would delay this first frame.
+    """
 
     def compose(self) -> ComposeResult:
+        from textual.containers import Horizontal, Vertical, VerticalScroll
+        from textual.widgets import DataTable, Label
+
         yield Header(icon="*")
-        yield Static("Loading the catalog and looking for GPUs…", id="loading-message")
+        yield Label("Loading the catalog and looking for GPUs…", id="rig-origin", markup=False)
+        yield DataTable(id="gpus", cursor_type="row", zebra_stripes=True)
+        with Horizontal(id="rig-lower"):
+            with Vertical(id="rig-settings-pane"):
+                yield DataTable(id="settings", cursor_type="row", show_header=False)
+            with VerticalScroll(id="verdict-pane"):
+                yield Static("", id="verdict")
         yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        from textual.widgets import DataTable
+
+        gpus = self.query_one("#gpus", DataTable)
+        for label, key in RIG_GPU_COLUMNS:
+            gpus.add_column(label, key=key)
 
 
 class RigApp(App[None]):
@@ -204,6 +230,10 @@ class RigApp(App[None]):
         except StartupFailed as failure:
             self.call_from_thread(self._fail, failure.title, failure.message, failure.exit_code)
             return
+        # Importing the Rig screen here, off the event loop, leaves the loop free to handle
+        # keys such as q meanwhile and shortens the switch to the Rig screen.
+        import rigtui.tui.screens.rig  # noqa: F401
+
         self.call_from_thread(self._started, startup)
 
     def _fail(self, title: str, message: str, code: int) -> None:
