@@ -35,7 +35,8 @@ class Bench:
 
 
 BENCHES = (
-    Bench("tui_speed", "tui_speed.py", ("--runs", "10", "--keys", "26"), ("--runs", "5", "--keys", "13")),
+    Bench("tui_speed", "tui_speed.py", ("--bare", "--runs", "10", "--keys", "26"),
+          ("--bare", "--runs", "5", "--keys", "13")),
     Bench("memory", "memory.py", ("--minutes", "10"), ("--minutes", "1")),
     Bench("sampler_cost", "sampler_cost.py", (), ("--samples", "500")),
     Bench("core_rate", "core_rate.py"),

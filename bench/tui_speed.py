@@ -38,6 +38,10 @@ import termios
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from terminal import cpu_seconds  # noqa: E402
+
 ANSI = re.compile(rb"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[()][0-9A-Za-z]|\x1b[=>]|\x1b\][^\x07]*\x07")
 FIRST_FRAME = b"Loading the catalog"
 RIG_TABLE = b"GeForce"
@@ -89,25 +93,52 @@ def _env(home: Path) -> dict[str, str]:
     return env
 
 
-def first_paint(runs: int, home: Path) -> tuple[list[float], list[float], list[float]]:
-    """Time spawn to first paint in a pty, and read the resident memory after the paint."""
+# A Textual app with nothing of rigtui in it: a header, the loading line and a footer. Its
+# first paint is the floor that importing and starting Textual sets on this machine.
+BARE_APP = """
+from textual.app import App
+from textual.widgets import Footer, Header, Static
+
+class Bare(App):
+    def compose(self):
+        yield Header()
+        yield Static("Loading the catalog")
+        yield Footer()
+
+Bare().run()
+"""
+
+
+def first_paint(runs: int, home: Path, argv: list[str] | None = None,
+                table: bytes | None = RIG_TABLE) -> tuple[list[float], list[float], list[float], list[float]]:
+    """Time spawn to first paint in a pty, and read the resident memory after the paint.
+
+    Returns the first-paint times, the GPU-table times, the resident memory (MiB) and the
+    CPU seconds the process had used at its first paint. The CPU time depends far less on
+    other jobs on the machine than the wall time does. ``argv`` defaults to the installed
+    `rigtui` command. With ``table`` None, the run ends at the first paint and the table
+    times equal the first-paint times.
+    """
     rigtui = shutil.which("rigtui", path=str(Path(sys.executable).parent)) or "rigtui"
+    argv = argv or [rigtui]
     env = _env(home)
-    times, table_times, rss_start = [], [], []
+    times, table_times, rss_start, cpu_times = [], [], [], []
     for run in range(runs):
         start = time.perf_counter()
         pid, fd = pty.fork()
         if pid == 0:
-            os.execve(rigtui, [rigtui], env)
+            os.execve(argv[0], argv, env)
         fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
         painted = _read_until(fd, FIRST_FRAME, 20)
         elapsed = time.perf_counter() - start
-        painted = painted and _read_until(fd, RIG_TABLE, 20)
+        cpu = cpu_seconds(pid)
+        painted = painted and (table is None or _read_until(fd, table, 20))
         table_times.append(time.perf_counter() - start)
         if not painted:
             print("  run", run, "never painted the GPU table", file=sys.stderr)
         else:
             times.append(elapsed)
+            cpu_times.append(cpu)
             rss_start.append(_rss_mib(pid))
         os.write(fd, b"q")
         _read_until(fd, b"\x00never", 1)
@@ -117,7 +148,7 @@ def first_paint(runs: int, home: Path) -> tuple[list[float], list[float], list[f
             pass
         os.waitpid(pid, 0)
         os.close(fd)
-    return times, table_times, rss_start
+    return times, table_times, rss_start, cpu_times
 
 
 # Keys that re-filter, re-sort or re-column the whole matrix, each with the status-line text
@@ -226,8 +257,10 @@ def records(args: argparse.Namespace, times: list[float], table_times: list[floa
         add("memory: RSS after first paint", round(rss, 1), "MB", f"< {TARGET_RSS_MB:g} MB", rss < TARGET_RSS_MB)
     else:
         add("start-up: first paint at 80x24, median", None, "s", f"< {TARGET_FIRST_PAINT_S} s", False)
-    add("memory: RSS with the whole fit matrix filled", round(rss_full * mib, 1), "MB",
-        f"< {TARGET_RSS_MB:g} MB", rss_full * mib < TARGET_RSS_MB)
+    # The resident memory reads as NaN when the app had exited before the matrix filled.
+    full = None if rss_full != rss_full else round(rss_full * mib, 1)
+    add("memory: RSS with the whole fit matrix filled", full, "MB",
+        f"< {TARGET_RSS_MB:g} MB", full is not None and full < TARGET_RSS_MB)
     add("fit matrix over the bundled catalog filled", round(fill_seconds, 1), "s", None, None)
     for label, values in phases:
         p95 = _p95(values) * 1000 if values else None
@@ -240,12 +273,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10, help="first-paint runs (default 10)")
     parser.add_argument("--keys", type=int, default=60, help="keystrokes per phase (default 60)")
+    parser.add_argument("--bare", action="store_true",
+                        help="also time the first paint of a bare Textual app, the floor Textual sets")
     parser.add_argument("--json", action="store_true", help="print the results as a JSON list of records")
     args = parser.parse_args()
 
     compile_rigtui()
     with tempfile.TemporaryDirectory() as home:
-        times, table_times, rss_start = first_paint(args.runs, Path(home))
+        bare, bare_cpu = [], []
+        if args.bare:
+            bare, _, _, bare_cpu = first_paint(args.runs, Path(home), [sys.executable, "-c", BARE_APP], None)
+        times, table_times, rss_start, cpu_times = first_paint(args.runs, Path(home))
         filling, filled, moves, fill_seconds, rss_full = keystrokes(args.keys, Path(home))
     phases = (
         ("filter/sort/column key while filling", filling),
@@ -253,12 +291,31 @@ def main() -> int:
         ("cursor key after filling", moves),
     )
     if args.json:
-        print(json.dumps(records(args, times, table_times, rss_start, phases, fill_seconds, rss_full), indent=1))
+        result = records(args, times, table_times, rss_start, phases, fill_seconds, rss_full)
+        if cpu_times:
+            result.insert(1, {"name": "start-up: CPU time to first paint, median",
+                              "value": round(statistics.median(cpu_times), 3), "unit": "s", "target": None,
+                              "ok": None, "command": result[0]["command"]})
+        if bare:
+            command = f"python bench/tui_speed.py --bare --runs {args.runs}"
+            result[:0] = [
+                {"name": "start-up: bare Textual app first paint, median", "value": round(statistics.median(bare), 3),
+                 "unit": "s", "target": None, "ok": None, "command": command},
+                {"name": "start-up: bare Textual app CPU time to first paint, median",
+                 "value": round(statistics.median(bare_cpu), 3), "unit": "s", "target": None, "ok": None,
+                 "command": command},
+            ]
+        print(json.dumps(result, indent=1))
         return 0
+    if bare:
+        print(f"bare Textual app, first paint at 80x24: median {statistics.median(bare) * 1000:.0f} ms, "
+              f"min {min(bare) * 1000:.0f} ms over {len(bare)} runs; CPU time at its first paint: "
+              f"median {statistics.median(bare_cpu) * 1000:.0f} ms")
     if times:
         for label, values in (("first paint", times), ("GPU table on screen", table_times)):
             print(f"{label} at 80x24: median {statistics.median(values) * 1000:.0f} ms, "
                   f"min {min(values) * 1000:.0f} ms, max {max(values) * 1000:.0f} ms over {len(values)} runs")
+        print(f"CPU time of the app at its first paint: median {statistics.median(cpu_times) * 1000:.0f} ms")
         print(f"resident memory after first paint: median {statistics.median(rss_start):.0f} MiB")
     print(f"resident memory with the whole fit matrix filled (app and any child processes): {rss_full:.0f} MiB")
 
