@@ -39,11 +39,11 @@ BENCHES = (
           ("--bare", "--runs", "5", "--keys", "13")),
     Bench("memory", "memory.py", ("--minutes", "10"), ("--minutes", "1")),
     Bench("sampler_cost", "sampler_cost.py", (), ("--samples", "500")),
-    Bench("core_rate", "core_rate.py"),
+    Bench("core_rate", "core_rate.py", (), ("--runs", "1")),
     Bench("shop_speed", "shop_speed.py", (), ("--budget", "3000", "--model", "llama-3.3-70b")),
     Bench("accuracy", "accuracy.py"),
     Bench("fit_accuracy", "fit_accuracy.py"),
-    Bench("fuzz", "fuzz.py"),
+    Bench("fuzz", "fuzz.py", (), ("--cases", "1000")),
 )
 
 
@@ -101,13 +101,16 @@ def run_bench(bench: Bench, scripts_dir: Path, quick: bool, timeout_s: float) ->
     except subprocess.TimeoutExpired:
         return Outcome(bench, [], time.monotonic() - started, error=f"timed out after {timeout_s:g} s")
     seconds = time.monotonic() - started
-    if done.returncode != 0:
-        last = (done.stderr.strip().splitlines() or ["no error output"])[-1]
-        return Outcome(bench, [], seconds, error=f"exited with status {done.returncode}: {last}")
+    last = (done.stderr.strip().splitlines() or ["no error output"])[-1]
     try:
         records = parse_records(done.stdout)
     except ValueError as exc:
+        if done.returncode != 0:
+            return Outcome(bench, [], seconds, error=f"exited with status {done.returncode}: {last}")
         return Outcome(bench, [], seconds, error=f"printed no valid record list: {exc}")
+    # Some scripts exit 1 when they miss a target; their records already show the miss.
+    if done.returncode != 0 and not any(record["ok"] is False for record in records):
+        return Outcome(bench, [], seconds, error=f"exited with status {done.returncode}: {last}")
     return Outcome(bench, records, seconds)
 
 

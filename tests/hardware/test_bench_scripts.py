@@ -108,3 +108,12 @@ def test_runner_rejects_record_without_keys() -> None:
     runner = load_runner()
     with pytest.raises(ValueError, match="lacks target, ok, command"):
         runner.parse_records('[{"name": "x", "value": 1, "unit": "s"}]')
+
+
+def test_runner_keeps_records_of_script_exiting_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    runner = load_runner()
+    write_bench(tmp_path, "core_rate.py", [bench_record("cells per second", False)], exit_code=1)
+
+    assert runner.main(["--scripts-dir", str(tmp_path), "--only", "core_rate", "--json"]) == 1
+    records = json.loads(capsys.readouterr().out)
+    assert [r["name"] for r in records] == ["cells per second"]
