@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from rigtui.core import fit, matrix, memory
 from rigtui.core.catalog import Catalog
@@ -140,3 +142,25 @@ def test_rig_without_room_falls_back_to_fit(catalog: Catalog) -> None:
     assert not matrix.fast_path_covers(full, workloads[0])
     _check(full, workloads)
 
+
+
+GPU_CHOICES = ("rtx-4090", "rtx-3090", "rtx-3060-12gb", "rtx-4060-ti-16gb", "rtx-a6000", "tesla-p40", "rtx-5090")
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    cards=st.lists(st.tuples(st.sampled_from(GPU_CHOICES), st.floats(0, 20), st.booleans()), min_size=1, max_size=2),
+    ram_gib=st.sampled_from([16, 32, 64, 256]),
+    context=st.sampled_from([2048, 8192, 32768, 131072]),
+    kv_cache=st.sampled_from(["f16", "q8_0"]),
+    start=st.integers(0, 90),
+)
+def test_random_rigs_agree_with_fit(catalog: Catalog, cards: list, ram_gib: int, context: int, kv_cache: str, start: int) -> None:
+    """Cards with memory in use push fit's repair through every kind of run of moves."""
+    rig = make_rig(catalog, *(name for name, _, _ in cards), cpu_ram_gib=ram_gib,
+                   used_gib={i: used for i, (_, used, _) in enumerate(cards)})
+    rig = replace(rig, gpus=tuple(replace(g, desktop=desk) for g, (_, _, desk) in zip(rig.gpus, cards)))
+    models = list(catalog.models.values())[start : start + 12]
+    workloads = [make_workload(catalog, m.id, q, "llama-cpp", context=context, kv_cache=kv_cache)
+                 for m in models for q in ("Q8_0", "Q4_K_M", "IQ2_XXS")]
+    _check(rig, workloads)

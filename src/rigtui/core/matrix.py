@@ -261,6 +261,128 @@ class _Layout:
     cpu_experts: np.ndarray
     cpu_fit: np.ndarray
     cpu_free: np.ndarray
+    scratch: np.ndarray
+    """What the first GPU's compute buffer adds for weights in CPU RAM."""
+    copies4: np.ndarray
+    """1 where llama.cpp keeps four copies of the graph inputs (pipeline parallelism), else 0."""
+
+
+class _CellTable:
+    """Everything about a list of cells that does not depend on the rig, as arrays.
+
+    Per cell: layer count and the per-layer prefix rows (weights of its model at its
+    quantization, KV cache at its context) laid end to end, the compute buffers, and the
+    speed model's constants. A what-if edit changes only the rig, so the table is kept.
+    """
+
+    def __init__(self, workloads: list[Workload]) -> None:
+        first = workloads[0]
+        model_index: dict[int, int] = {}
+        models: list[Any] = []
+        pair_index: dict[tuple[int, int, int], int] = {}
+        pairs: list[tuple[_WeightRows, float, bool]] = []
+        context_index: dict[tuple[int, int], int] = {}
+        contexts: list[_ContextRows] = []
+        cell_model = np.empty(len(workloads), dtype=np.int64)
+        cell_pair = np.empty(len(workloads), dtype=np.int64)
+        cell_context = np.empty(len(workloads), dtype=np.int64)
+        context_tokens = np.empty(len(workloads), dtype=np.float64)
+        for c, workload in enumerate(workloads):
+            model = workload.model
+            m = model_index.get(id(model))
+            if m is None:
+                m = model_index[id(model)] = len(models)
+                models.append(model)
+            pair = (id(model), id(workload.quant), id(getattr(workload, "weights", None)))
+            q = pair_index.get(pair)
+            if q is None:
+                q = pair_index[pair] = len(pairs)
+                bits = workload.bpw or workload.quant.bits_per_weight
+                pairs.append((_weight_rows(memory.workload_weights(workload)), bits / 8, workload.quant.format != "float"))
+            key = (id(model), workload.context)
+            x = context_index.get(key)
+            if x is None:
+                x = context_index[key] = len(contexts)
+                contexts.append(_context_rows(workload))
+            cell_model[c], cell_pair[c], cell_context[c] = m, q, x
+            context_tokens[c] = workload.context
+        self.models = models
+        self.size = len(workloads)
+
+        n_model = np.array([model.n_layers for model in models], dtype=np.int64)
+        self.n = n = n_model[cell_model]
+        lengths = n + 1
+        self.base = np.zeros(self.size, dtype=np.int64)
+        np.cumsum(lengths[:-1], out=self.base[1:])
+        spread = np.arange(int(lengths.sum()), dtype=np.int64) - np.repeat(self.base, lengths)
+
+        rows = [p[0] for p in pairs]
+        pair_start = np.zeros(len(rows), dtype=np.int64)
+        np.cumsum([len(r.total) for r in rows[:-1]], out=pair_start[1:])
+        at_pair = np.repeat(pair_start[cell_pair], lengths) + spread
+        self.total = np.concatenate([r.total for r in rows])[at_pair]
+        self.dense = np.concatenate([r.dense for r in rows])[at_pair]
+        self.experts = np.concatenate([r.experts for r in rows])[at_pair]
+        self.expert_layers = np.concatenate([r.expert_layers for r in rows])[at_pair]
+        self.scratch = np.concatenate([r.scratch for r in rows])[at_pair]
+        self.embd = np.array([r.embd for r in rows], dtype=np.int64)[cell_pair]
+        self.output = np.array([r.output for r in rows], dtype=np.int64)[cell_pair]
+        self.max_layer = np.array([r.max_layer for r in rows], dtype=np.int64)[cell_pair]
+        self.bytes_per_param = np.array([p[1] for p in pairs], dtype=np.float64)[cell_pair]
+        self.quantized = np.array([p[2] for p in pairs], dtype=bool)[cell_pair]
+
+        context_start = np.zeros(len(contexts), dtype=np.int64)
+        np.cumsum([len(r.kv) for r in contexts[:-1]], out=context_start[1:])
+        self.kv = np.concatenate([r.kv for r in contexts])[np.repeat(context_start[cell_context], lengths) + spread]
+        self.compute = np.array([r.compute for r in contexts], dtype=np.int64)[cell_context]
+        self.host = np.array([r.host for r in contexts], dtype=np.int64)[cell_context]
+        self.activations = np.array([r.activations for r in contexts], dtype=np.int64)[cell_context]
+        self.attention = np.array([r.attention for r in contexts], dtype=np.int64)[cell_context]
+        self.partial_head = np.array([r.partial_head for r in contexts], dtype=np.int64)[cell_context]
+
+        # Rows laid end to end and lifted by a per-cell offset, so that one searchsorted over
+        # the whole array finds, in every row at once, how many layers a room holds.
+        ends = self.base + n
+        widest = int(max((self.total + self.kv)[ends].max(), 1))
+        self.lift = 1 << (widest.bit_length() + 1)
+        if self.lift * self.size >= 1 << 62:
+            raise ValueError("too many cells in one batch")
+        self.row_offset = np.arange(self.size, dtype=np.int64) * self.lift
+        offsets = np.repeat(self.row_offset, lengths)
+        self.lifted_dense = self.dense + self.kv + offsets
+        self.lifted_total = self.total + self.kv + offsets
+
+        # The speed model's constants, per model.
+        shapes = [sp.model_shape(model) for model in models]
+        per_model = np.array([
+            (shape.layer_dense, shape.layer_routed, shape.moe_layers / model.n_layers, shape.active_routed_fraction,
+             shape.embedding, shape.output, sp.kv_bytes_per_token(model, first.kv_cache), float(model.hidden_size))
+            for shape, model in zip(shapes, models)
+        ], dtype=np.float64)[cell_model].T
+        (self.layer_dense, self.layer_routed, self.moe_share, self.active_fraction, self.embedding_params,
+         self.output_params, self.kv_per_token, self.hidden) = per_model
+        self.context = context_tokens
+        self.is_moe = np.array([model.is_moe for model in models], dtype=bool)[cell_model]
+        self.tensor_excluded = np.array([model.architecture in pl.TENSOR_MODE_EXCLUDED for model in models], dtype=bool)[cell_model]
+
+
+_TABLES: dict[tuple, tuple[list[Workload], _CellTable]] = {}
+TABLES_KEPT = 8
+"""Cell tables kept: the fit matrix in quantization and in context columns, for a few settings."""
+
+
+def _cell_table(workloads: list[Workload]) -> _CellTable:
+    key = (_settings_key(workloads[0]),
+           tuple((id(w.model), id(w.quant), id(getattr(w, "weights", None)), w.context) for w in workloads))
+    cached = _TABLES.get(key)
+    if cached is not None:
+        return cached[1]
+    table = _CellTable(workloads)
+    if len(_TABLES) >= TABLES_KEPT:
+        _TABLES.pop(next(iter(_TABLES)))
+    # The entry keeps the workloads alive, so no other object can take the ids in its key.
+    _TABLES[key] = (list(workloads), table)
+    return table
 
 
 class _Batch:
@@ -268,81 +390,17 @@ class _Batch:
         self.rig = rig
         first = workloads[0]
         self.workload = first
-        self.runtime = first.runtime
-        self.size = len(workloads)
+        self.table = table = _cell_table(workloads)
+        for name, value in vars(table).items():
+            setattr(self, name, value)
         n_gpus = len(rig.gpus)
         self.overhead = first.runtime.per_gpu_overhead_mib * MIB
         self.capacity = [pl.gpu_capacity(rig, i, first) for i in range(n_gpus)]
         self.cpu_capacity = pl.cpu_capacity(rig)
-        offered = set(first.runtime.split_strategies)
-        self.expert_offload_offered = "expert-offload" in offered
+        self.expert_offload_offered = "expert-offload" in first.runtime.split_strategies
 
-        # Per cell scalars, and per-layer prefix rows laid end to end.
-        weight_rows = []
-        context_rows = []
-        n_layers = np.empty(self.size, dtype=np.int64)
-        for c, workload in enumerate(workloads):
-            weight_rows.append(_weight_rows(memory.workload_weights(workload)))
-            context_rows.append(_context_rows(workload))
-            n_layers[c] = workload.model.n_layers
-        self.n = n_layers
-        lengths = n_layers + 1
-        self.base = np.zeros(self.size, dtype=np.int64)
-        np.cumsum(lengths[:-1], out=self.base[1:])
-        self.total = np.concatenate([w.total for w in weight_rows])
-        self.dense = np.concatenate([w.dense for w in weight_rows])
-        self.experts = np.concatenate([w.experts for w in weight_rows])
-        self.expert_layers = np.concatenate([w.expert_layers for w in weight_rows])
-        self.scratch = np.concatenate([w.scratch for w in weight_rows])
-        self.kv = np.concatenate([r.kv for r in context_rows])
-        self.embd = np.array([w.embd for w in weight_rows], dtype=np.int64)
-        self.output = np.array([w.output for w in weight_rows], dtype=np.int64)
-        self.max_layer = np.array([w.max_layer for w in weight_rows], dtype=np.int64)
-        self.compute = np.array([r.compute for r in context_rows], dtype=np.int64)
-        self.host = np.array([r.host for r in context_rows], dtype=np.int64)
-        self.activations = np.array([r.activations for r in context_rows], dtype=np.int64)
-        self.attention = np.array([r.attention for r in context_rows], dtype=np.int64)
-        self.partial_head = np.array([r.partial_head for r in context_rows], dtype=np.int64)
-        self.is_moe = np.array([w.model.is_moe for w in workloads], dtype=bool)
-        self._models = [w.model for w in workloads]
-
-        # Rows laid end to end and lifted by a per-cell offset, so that one searchsorted over
-        # the whole array finds, in every row at once, how many layers a room holds.
-        ends = self.base + n_layers
-        widest = int(max((self.total + self.kv)[ends].max(), 1))
-        self.lift = 1 << (widest.bit_length() + 1)
-        if self.lift * self.size >= 1 << 62:
-            raise ValueError("too many cells in one batch")
-        offsets = np.repeat(np.arange(self.size, dtype=np.int64) * self.lift, lengths)
-        self.row_offset = np.arange(self.size, dtype=np.int64) * self.lift
-        self.lifted_dense = self.dense + self.kv + offsets
-        self.lifted_total = self.total + self.kv + offsets
-
-        self._speed_constants(workloads)
-
-    # --- speed constants ---------------------------------------------------------------------
-
-    def _speed_constants(self, workloads: list[Workload]) -> None:
-        rig, first = self.rig, self.workload
+        # The speed model's constants for this rig.
         engine = first.runtime.engine
-        shapes = {}
-        rows = []
-        for workload in workloads:
-            model = workload.model
-            shape = shapes.get(id(model))
-            if shape is None:
-                shape = shapes[id(model)] = sp.model_shape(model)
-            rows.append((
-                shape.layer_dense, shape.layer_routed, shape.moe_layers / model.n_layers, shape.active_routed_fraction,
-                shape.embedding, shape.output, sp.kv_bytes_per_token(model, workload.kv_cache),
-                (workload.bpw or workload.quant.bits_per_weight) / 8, float(model.hidden_size),
-                1.0 if workload.quant.format != "float" else 0.0, float(workload.context),
-            ))
-        table = np.array(rows, dtype=np.float64).T
-        (self.layer_dense, self.layer_routed, self.moe_share, self.active_fraction, self.embedding_params,
-         self.output_params, self.kv_per_token, self.bytes_per_param, self.hidden, quantized, self.context) = table
-        self.quantized = quantized > 0
-        self.hidden_int = np.array([w.model.hidden_size for w in workloads], dtype=np.int64)
         self.depth = max(first.depth, 0)
         self.params = [sp.gpu_calibration(engine, gpu.spec) for gpu in rig.gpus]
         self.cpu_params = sp.calibration_for(engine, "cpu", "cpu")
@@ -352,7 +410,6 @@ class _Batch:
             np.where(self.quantized, p.bandwidth_efficiency * p.quantized_bandwidth_factor, p.bandwidth_efficiency)
             for p in self.params
         ]
-        n_gpus = len(rig.gpus)
         self.link_scale = np.ones((n_gpus, n_gpus))
         self.link_gbs = np.ones((n_gpus, n_gpus))
         for a in range(n_gpus):
@@ -441,41 +498,154 @@ class _Batch:
         host = self.host[idx, _host_index(copies4, (cpu_layers > 0).astype(np.int64), (~full).astype(np.int64))]
         cpu_free = self.cpu_capacity - (cpu_weights + cpu_kv + host)
         return _Layout(counts, ncm, full, weights, kv, holds_output, free, (free >= 0).all(axis=1),
-                       cpu_weights, cpu_kv, cpu_layers, cpu_experts, cpu_free >= 0, cpu_free)
+                       cpu_weights, cpu_kv, cpu_layers, cpu_experts, cpu_free >= 0, cpu_free, scratch, copies4)
 
     def _repair(self, idx: np.ndarray, subset: tuple[int, ...], counts: np.ndarray, ncm: np.ndarray,
                 allow_cpu: bool) -> tuple[np.ndarray, np.ndarray]:
-        """fit._repair: (placed, counts), moving layers off overfilled GPUs."""
+        """fit._repair: (placed, counts), moving layers off overfilled GPUs.
+
+        fit moves one layer per step. On one or two GPUs a run of identical steps changes
+        each card's bytes monotonically, so the step that ends the run is found directly
+        (``_run_length``) and the run is taken at once; other subsets step one layer at a time.
+        """
         counts = counts.copy()
         placed = np.zeros(idx.size, dtype=bool)
+        steps = np.zeros(idx.size, dtype=np.int64)
+        # The previous move: 1 took a layer from slot 0 to slot 1, 2 from slot 1 to slot 0.
+        last_move = np.zeros(idx.size, dtype=np.int64)
         active = np.arange(idx.size)
-        step = 0
         while active.size:
             layout = self._layout(idx[active], subset, counts[active], ncm[active])
             done = layout.gpu_fit
             placed[active[done]] = True
-            # After n + 1 moves the loop ends; what still does not fit fails.
-            keep = ~done & (step <= self.n[idx[active]])
+            # fit makes at most n + 1 moves; what still does not fit after them fails.
+            keep = ~done & (steps[active] <= self.n[idx[active]])
             rows = np.nonzero(keep)[0]
             active = active[keep]
             if not active.size:
                 break
             fits_slot = layout.free[rows] >= 0
-            over = np.argmax(~fits_slot, axis=1)
-            at = np.arange(active.size)
-            ok = counts[active, over] > 0
-            roomy = fits_slot.copy()
-            roomy[at, over] = False
-            has_roomy = roomy.any(axis=1)
-            target = np.argmax(np.where(roomy, layout.free[rows], np.iinfo(np.int64).min), axis=1)
-            counts[active, over] -= ok
-            move = ok & has_roomy
-            counts[active[move], target[move]] += 1
-            if not allow_cpu:
-                ok &= has_roomy
-            active = active[ok]
-            step += 1
+            jumped = np.zeros(active.size, dtype=bool)
+            failed = np.zeros(active.size, dtype=bool)
+            if len(subset) <= 2:
+                jumped, failed = self._run_length(idx[active], subset, counts, active, layout.ncm[rows], _take(layout, rows),
+                                                  fits_slot, steps, last_move, allow_cpu)
+            single = np.nonzero(~jumped & ~failed)[0]
+            failed[single] = ~self._one_step(subset, counts, active[single], fits_slot[single],
+                                             layout.free[rows[single]], steps, last_move, allow_cpu)
+            active = active[~failed]
         return placed, counts
+
+    def _one_step(self, subset: tuple[int, ...], counts: np.ndarray, cells: np.ndarray, fits_slot: np.ndarray,
+                  free: np.ndarray, steps: np.ndarray, last_move: np.ndarray, allow_cpu: bool) -> np.ndarray:
+        """One move of fit._repair for each of ``cells``; False where fit gives up."""
+        at = np.arange(cells.size)
+        over = np.argmax(~fits_slot, axis=1)
+        ok = counts[cells, over] > 0
+        roomy = fits_slot.copy()
+        roomy[at, over] = False
+        has_roomy = roomy.any(axis=1)
+        target = np.argmax(np.where(roomy, free, np.iinfo(np.int64).min), axis=1)
+        counts[cells, over] -= ok
+        move = ok & has_roomy
+        counts[cells[move], target[move]] += 1
+        steps[cells] += 1
+        last_move[cells] = np.where(move & (over == 0) & (target == 1), 1, np.where(move & (over == 1) & (target == 0), 2, 0))
+        if not allow_cpu:
+            ok &= has_roomy
+        return ok
+
+    def _run_length(self, cell_idx: np.ndarray, subset: tuple[int, ...], counts: np.ndarray, cells: np.ndarray,
+                    ncm: np.ndarray, layout: _Layout, fits_slot: np.ndarray, steps: np.ndarray, last_move: np.ndarray,
+                    allow_cpu: bool) -> tuple[np.ndarray, np.ndarray]:
+        """Take whole runs of identical repair moves on one or two GPUs: (taken, failed) per cell.
+
+        Three runs occur. (a) slot 0 is over and slot 1 has room: layers move to slot 1.
+        (c) the reverse. (b) slot 0 is over, slot 1 has no room, and layers already stay on
+        the CPU: slot 0 gives its first layers to the CPU. Along (a) and (c) the split point
+        moves and each card's bytes change monotonically; along (b) slot 0 shrinks alone.
+        The run ends at the first step where the pattern breaks. A move that undoes the
+        previous one starts a cycle between two states that both do not fit, so fit fails.
+        """
+        k = len(subset)
+        taken = np.zeros(cells.size, dtype=bool)
+        failed = np.zeros(cells.size, dtype=bool)
+        n = self.n[cell_idx]
+        c0 = counts[cells, 0]
+        c1 = counts[cells, 1] if k == 2 else np.zeros(cells.size, dtype=np.int64)
+        first = layout.cpu_layers
+        full = layout.full
+        fit0 = fits_slot[:, 0]
+        fit1 = fits_slot[:, 1] if k == 2 else np.zeros(cells.size, dtype=bool)
+        c4 = layout.copies4
+        activations = self.activations[cell_idx]
+        last = lambda holds: self.output[cell_idx] * holds  # noqa: E731 - bytes of the output on the last slot
+        slot0_layers = np.maximum(self.compute[cell_idx, _compute_index(0 if k == 2 else full.astype(np.int64), 1, 1, c4)], activations) + layout.scratch
+        slot0_empty = np.maximum(self.compute[cell_idx, _compute_index(0 if k == 2 else full.astype(np.int64), 0, 1, c4)], activations) + layout.scratch
+        room0 = self.capacity[subset[0]] - self.overhead - slot0_layers
+        empty0_fits = slot0_empty + self.overhead + (0 if k == 2 else last(full)) <= self.capacity[subset[0]]
+        never = np.iinfo(np.int64).max // 4
+
+        if k == 2:
+            holds = full.astype(np.int64)
+            slot1_layers = self.compute[cell_idx, _compute_index(holds, 1, 0, c4)]
+            slot1_empty = self.compute[cell_idx, _compute_index(holds, 0, 0, c4)]
+            room1 = self.capacity[subset[1]] - self.overhead - slot1_layers - last(holds)
+            empty1_fits = last(holds) + slot1_empty + self.overhead <= self.capacity[subset[1]]
+            end = first + c0 + c1
+            # Slot 0 holds layers [first, first + c0 - j) after j moves of run (a), [.., + j) in (c);
+            # it fits while that end is at most `limit0`. Slot 1 fits while its start is at least `start1`.
+            limit0 = self._reach(cell_idx, first, room0, ncm)
+            start1 = self._first_at_least(cell_idx, self._cost_start(cell_idx, end, ncm) - room1, ncm)
+
+            run_a = ~fit0 & fit1 & (c0 > 0)
+            ends_fit0 = np.maximum(c0 - (limit0 - first), 1)
+            ends_fit0 = np.where(ends_fit0 >= c0, np.where(empty0_fits, c0, never), ends_fit0)
+            ends_room1 = np.maximum(first + c0 - start1 + 1, 1)
+            length_a = np.minimum(ends_fit0, ends_room1)
+            run_a_fails = run_a & ((last_move[cells] == 2) | (length_a > c0))
+
+            run_c = fit0 & ~fit1 & (c1 > 0)
+            ends_room0 = np.maximum(limit0 - first - c0 + 1, 1)
+            ends_fit1 = np.maximum(start1 - first - c0, 1)
+            ends_fit1 = np.where(ends_fit1 >= c1, np.where(empty1_fits, c1, never), ends_fit1)
+            length_c = np.minimum(ends_room0, ends_fit1)
+            run_c_fails = run_c & ((last_move[cells] == 1) | (length_c > c1))
+        else:
+            run_a = run_c = run_a_fails = run_c_fails = np.zeros(cells.size, dtype=bool)
+            length_a = length_c = np.zeros(cells.size, dtype=np.int64)
+
+        run_b = ~fit0 & ~fit1 & (c0 > 0) & ~full & allow_cpu
+        # Slot 0 holds [first + j, first + c0) after j moves of run (b) and fits once that start
+        # is at least `start0`.
+        start0 = self._first_at_least(cell_idx, self._cost_start(cell_idx, first + c0, ncm) - room0, ncm)
+        length_b = np.maximum(start0 - first, 1)
+        length_b = np.where(length_b >= c0, np.where(empty0_fits, c0, never), length_b)
+        run_b_fails = run_b & (length_b > c0)
+
+        length = np.where(run_a, length_a, np.where(run_c, length_c, length_b))
+        run = run_a | run_b | run_c
+        # fit stops after n + 1 moves, inside the run, where nothing fits yet.
+        failed = run_a_fails | run_b_fails | run_c_fails | (run & (steps[cells] + length > n + 1))
+        taken = run & ~failed
+        go = np.nonzero(taken)[0]
+        moves = length[go]
+        target = cells[go]
+        counts[target, 0] -= np.where(run_c[go], -moves, moves)
+        if k == 2:
+            counts[target, 1] += np.where(run_a[go], moves, np.where(run_c[go], -moves, 0))
+        steps[target] += moves
+        last_move[target] = np.where(run_a[go], 1, np.where(run_c[go], 2, 0))
+        return taken, failed
+
+    def _first_at_least(self, idx: np.ndarray, target: np.ndarray, ncm: np.ndarray) -> np.ndarray:
+        """Smallest j in [0, n] whose cost of the first j layers (see _cost_start) is at least target; n + 1 if none."""
+        b = self.base[idx]
+        n = self.n[idx]
+        lifted = target + self.row_offset[idx]
+        in_dense = np.clip(np.searchsorted(self.lifted_dense, lifted, side="left") - b, 0, ncm + 1)
+        in_total = np.clip(np.searchsorted(self.lifted_total, lifted + self.experts[b + ncm], side="left") - b, ncm + 1, n + 1)
+        return np.where(in_dense <= ncm, in_dense, in_total)
 
     def _rebalance(self, idx: np.ndarray, subset: tuple[int, ...], counts: np.ndarray, ncm: np.ndarray) -> np.ndarray:
         """fit._rebalance_for_speed: move layers from slower to faster cards while the GPUs fit."""
@@ -683,8 +853,7 @@ class _Batch:
             kvs.append(kv)
         if mode == "tensor":
             blocked = not self.workload.flash_attn or self.workload.kv_cache.lower() not in ("f16", "bf16", "f32")
-            excluded = np.array([self._architecture(c) in pl.TENSOR_MODE_EXCLUDED for c in idx], dtype=bool)
-            fits &= ~excluded & (not blocked)
+            fits &= ~self.tensor_excluded[idx] & (not blocked)
 
         # speed._device_loads and speed._decode for a split that every GPU computes a slice of.
         nf = n.astype(np.float64)
@@ -712,9 +881,6 @@ class _Batch:
         layer_costs = np.stack([nf * self.params[i].layer_overhead_us * 1e-6 for i in gpus], axis=1)
         overhead = lead.token_overhead_ms * 1e-3 + np.maximum(layer_costs.max(axis=1), 0.0)
         return fits, 1.0 / (parallel + 0.0 + link + overhead)
-
-    def _architecture(self, cell: int) -> str:
-        return self._models[cell].architecture
 
     # --- the cells ---------------------------------------------------------------------------
 
