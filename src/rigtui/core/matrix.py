@@ -16,7 +16,8 @@ sizes read from a file) go through ``fit`` one by one, so every cell agrees with
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from operator import attrgetter
+from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 
@@ -34,9 +35,11 @@ CHUNK = 8192
 _SPLITS = ("single", "layer", "row", "tensor")
 
 
-@dataclass(frozen=True)
-class MatrixCell:
-    """What a fit-matrix cell shows: the verdict of ``fit`` and its decode speed."""
+class MatrixCell(NamedTuple):
+    """What a fit-matrix cell shows: the verdict of ``fit`` and its decode speed.
+
+    A named tuple, because a whole-catalog matrix builds thousands of them per evaluation.
+    """
 
     fits: bool
     offload: bool
@@ -124,13 +127,14 @@ def _splits(rig: Rig, workload: Workload) -> list[str] | None:
     return splits
 
 
+_MODEL, _QUANT, _CONTEXT = attrgetter("model"), attrgetter("quant"), attrgetter("context")
+_SETTINGS = attrgetter("kv_cache", "split", "flash_attn", "ubatch", "batch", "depth", "prompt", "parallel", "bpw",
+                       "tensor_split", "n_gpu_layers", "n_cpu_moe")
+
+
 def _settings_key(workload: Workload) -> tuple:
     """Everything but model, quantization and context that ``fast_path_covers`` or a batch reads."""
-    return (
-        id(workload.runtime), workload.kv_cache, workload.split, workload.flash_attn, workload.ubatch,
-        workload.batch, workload.depth, workload.prompt, workload.parallel, workload.bpw, id(workload.ggml_types),
-        workload.tensor_split, workload.n_gpu_layers, workload.n_cpu_moe,
-    )
+    return (id(workload.runtime), id(workload.ggml_types), _SETTINGS(workload))
 
 
 # --- per model and quantization, per model and context ----------------------------------------
@@ -372,8 +376,13 @@ TABLES_KEPT = 8
 
 
 def _cell_table(workloads: list[Workload]) -> _CellTable:
-    key = (_settings_key(workloads[0]),
-           tuple((id(w.model), id(w.quant), id(getattr(w, "weights", None)), w.context) for w in workloads))
+    key = (
+        _settings_key(workloads[0]),
+        tuple(map(id, map(_MODEL, workloads))),
+        tuple(map(id, map(_QUANT, workloads))),
+        tuple(map(id, (getattr(w, "weights", None) for w in workloads))),
+        tuple(map(_CONTEXT, workloads)),
+    )
     cached = _TABLES.get(key)
     if cached is not None:
         return cached[1]
@@ -914,10 +923,8 @@ class _Batch:
             fits_any = np.where(better, fits, fits_any)
             offload = np.where(better, fits & uses_cpu, offload)
             decode = np.where(better, np.where(fits, speed, np.nan), decode)
-        return [
-            MatrixCell(fits=bool(f), offload=bool(o), decode=None if d != d else float(d))
-            for f, o, d in zip(fits_any.tolist(), offload.tolist(), decode.tolist())
-        ]
+        speeds = [None if d != d else d for d in decode.tolist()]
+        return list(map(MatrixCell, fits_any.tolist(), offload.tolist(), speeds))
 
 
 class _GpuOnly:
