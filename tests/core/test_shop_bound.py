@@ -51,23 +51,26 @@ def test_decode_bound_is_above_real_speed(catalog, target) -> None:
 SMALL_CATALOG = ("rtx-3060-12gb", "rtx-3090", "rtx-4090", "tesla-p40")
 
 
-def _settings(catalog, goal: str) -> UpgradeSettings:
-    target = make_workload(catalog, "llama-3.3-70b")
+def _settings(catalog, goal: str, model: str = "llama-3.3-70b") -> UpgradeSettings:
+    target = make_workload(catalog, model)
     gpus = {g: catalog.gpus[g] for g in SMALL_CATALOG}
     models = tuple(catalog.models[m] for m in ("llama-3.1-8b", "qwen2.5-32b", "llama-3.3-70b", "qwen2.5-72b"))
     return UpgradeSettings(target=target, gpus=gpus, prices=PriceBook(catalog.prices, "USD"), models=models,
                            goal=goal, max_cards=3)  # type: ignore[arg-type]
 
 
+# A 70B model needs two cards, an 8B one fits on any card (so most sets have a card that adds
+# nothing), and a 235B MoE model fits on no set and runs only with its experts in CPU RAM.
+@pytest.mark.parametrize("model", ["llama-3.3-70b", "llama-3.1-8b", "qwen3-235b-a22b"])
 @pytest.mark.parametrize("goal", ["fastest", "value", "largest"])
-def test_shop_matches_exhaustive_search_with_real_fit(catalog, goal) -> None:
-    """Rank every affordable set by the shop's two-stage rule, without its bounds.
+def test_shop_matches_exhaustive_search_with_real_fit(catalog, goal, model) -> None:
+    """Rank every affordable set by the shop's two-stage rule, without its bounds or shortcuts.
 
     Every set is screened with the layer split alone; the ``finalist_count`` best screened
     sets are placed with every strategy and ranked, as the shop does. At both stages a set
-    that one of its own cards adds nothing to is left out.
+    that one of its own cards adds nothing to is left out, found by placing it.
     """
-    settings = _settings(catalog, goal)
+    settings = _settings(catalog, goal, model)
     assert screens(settings)
     empty = Rig(gpus=(), os=catalog.os("ubuntu-24.04"))
     budget = 2500.0
@@ -96,6 +99,7 @@ def test_shop_matches_exhaustive_search_with_real_fit(catalog, goal) -> None:
     found = [evaluate_option(empty, f.option, full_settings) for f in finalists]
     found = without_idle_cards(found, full_of, goal)
     expected = rank_options(found, goal, settings.target.model)[:4]
+    assert [f.option.buy for f in result.options] == [f.option.buy for f in expected]
     assert [decode_of(f) for f in result.options] == pytest.approx([decode_of(f) for f in expected])
     assert [f.net_cost.expected for f in result.options] == pytest.approx([f.net_cost.expected for f in expected])
     assert [f.largest_models for f in result.options] == [f.largest_models for f in expected]

@@ -6,6 +6,12 @@ beat the ``top``-th best set placed so far. The bounds are relaxations of the sp
 (``core.speed``) and of the memory a card offers, so they never rank below the real figure:
 a set skipped by its bound could not have entered the results.
 
+Before placing a set, the search also drops two kinds of set that the idle-card rule would
+drop after placing them: a set that cannot run even with CPU RAM, and a set whose fastest
+cards already hold the target on the GPUs while its other cards are slower
+(``_FasterPartHolds``). Every set's price sum,
+memory sum and bound are computed at once (``rigtui.core.shop_sets``).
+
 With the bundled placement (no custom ``evaluate``), the search runs in two stages. It
 screens sets with llama.cpp's default and stable split, the layer split over every card of
 the set (``fit.plan_every_card``), under the bound of the splits whose devices take turns,
@@ -25,11 +31,14 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from typing import Iterable
 
+import numpy as np
+
 from rigtui.core import memory as _memory
 from rigtui.core import placement as _placement
 from rigtui.core import speed as _speed
 from rigtui.core.fit import EXPERIMENTAL_SPLITS, STRATEGIES, plan_every_card
 from rigtui.core.results import FitResult
+from rigtui.core.shop_sets import NO_CARD, CardArrays, affordable_sets, column_sums, turn_taking_bounds
 from rigtui.core.rig import MIB, Rig, Workload
 from rigtui.core.specs import GpuSpec, ModelSpec
 from rigtui.core.upgrade import (
@@ -114,13 +123,35 @@ class _TargetBound:
     output_read_bytes: float
     """The part of ``read_bytes`` in the output head, which holds no KV cache."""
     read_density: float
-    """Most bytes read per byte a repeating layer's weights and KV cache take on a card."""
+    """Most bytes read per byte a repeating layer's weights and KV cache take on a card. For MoE
+    models it counts a layer's dense part and KV cache only, because experts are their own pool."""
     compute_bytes: float
     """Least compute buffer a card that holds layers allocates."""
     cpu_bytes_per_s: float
     token_overhead_ms: float
     layer_overhead_us: float
     """Smallest per-layer cost of the CPU, which may run layers under offload."""
+    routed_read_bytes: float = 0.0
+    """The part of ``read_bytes`` in routed experts; 0 for dense models."""
+    routed_density: float = 0.0
+    """Bytes read per byte of routed experts on a card: the share of experts active per token."""
+
+    def as_arrays_kwargs(self) -> dict[str, float]:
+        """Return the figures that ``shop_sets.turn_taking_bounds`` takes."""
+        return dict(read_bytes=self.read_bytes, output_read_bytes=self.output_read_bytes,
+                    read_density=self.read_density, compute_bytes=self.compute_bytes,
+                    routed_read_bytes=self.routed_read_bytes, routed_density=self.routed_density,
+                    cpu_bytes_per_s=self.cpu_bytes_per_s, token_overhead_ms=self.token_overhead_ms,
+                    layer_overhead_us=self.layer_overhead_us)
+
+
+def _card_arrays(cards: list[_CardBound]) -> CardArrays:
+    return CardArrays(
+        bytes_per_s=np.array([c.bytes_per_s for c in cards], dtype=float),
+        capacity=np.array([c.capacity for c in cards], dtype=float),
+        token_overhead_ms=np.array([c.token_overhead_ms for c in cards], dtype=float),
+        layer_overhead_us=np.array([c.layer_overhead_us for c in cards], dtype=float),
+    )
 
 
 def card_bound(spec: GpuSpec, rig: Rig, workload: Workload, used_bytes: int = 0, desktop: bool = False) -> _CardBound:
@@ -156,9 +187,13 @@ def target_bound(workload: Workload, cpu_ram_bandwidth_gbs: float) -> _TargetBou
     for il, layer in enumerate(weights.layers):
         kv = _memory.kv_layer_bytes(model, il, workload.context, workload.kv_cache, workload.ggml_types,
                                     workload.ubatch, workload.parallel)
-        whole = (layer.dense_bytes + layer.expert_bytes * shape.active_routed_fraction) / max(layer.total_bytes + kv, 1)
         # --n-cpu-moe leaves a layer's dense part alone on the card.
         dense_only = layer.dense_bytes / max(layer.dense_bytes + kv, 1)
+        if routed:
+            # Routed experts count as a second pool, read at the active share of their bytes.
+            density = max(density, dense_only)
+            continue
+        whole = (layer.dense_bytes + layer.expert_bytes * shape.active_routed_fraction) / max(layer.total_bytes + kv, 1)
         density = max(density, whole, dense_only)
     compute = 0.0
     if workload.runtime.engine in _placement.LLAMACPP_ENGINES:
@@ -174,6 +209,8 @@ def target_bound(workload: Workload, cpu_ram_bandwidth_gbs: float) -> _TargetBou
         cpu_bytes_per_s=cpu_ram_bandwidth_gbs * 1e9 * cpu.cpu_bandwidth_efficiency,
         token_overhead_ms=cpu.token_overhead_ms,
         layer_overhead_us=cpu.layer_overhead_us,
+        routed_read_bytes=routed * shape.active_routed_fraction * slack,
+        routed_density=shape.active_routed_fraction if routed else 0.0,
     )
 
 
@@ -204,14 +241,23 @@ def decode_bound_of(
 
     # Turn-taking splits (single, layer, pipeline parallel): device times add. The output
     # head is read at the fastest card's speed without taking its memory, and each card
-    # holds layers at most at their densest mix of weights and KV cache.
+    # takes layers at most at their densest mix of weights and KV cache. For MoE models the
+    # fastest cards take the dense parts first and routed experts with the room left, because
+    # that puts the most bytes read per byte of memory on the fastest cards.
     fastest = max(c.bytes_per_s for c in cards)
     seconds = target.output_read_bytes / fastest
-    remaining = read - target.output_read_bytes
+    remaining = read - target.output_read_bytes - target.routed_read_bytes
+    routed_left = target.routed_read_bytes
     for card in sorted(cards, key=lambda c: -c.bytes_per_s):
-        taken = min(remaining, max(0.0, card.capacity - target.compute_bytes) * target.read_density)
-        seconds += taken / card.bytes_per_s
+        room = max(0.0, card.capacity - target.compute_bytes)
+        taken = min(remaining, room * target.read_density)
+        routed_taken = 0.0
+        if routed_left > 0:
+            routed_taken = min(routed_left, max(0.0, room - taken / target.read_density) * target.routed_density)
+            routed_left -= routed_taken
+        seconds += (taken + routed_taken) / card.bytes_per_s
         remaining -= taken
+    remaining += routed_left
     seconds += remaining / target.cpu_bytes_per_s if remaining > 0 else 0.0
     seconds += model.n_layers * layer_s + token_s
     stable = 1.0 / seconds
@@ -313,25 +359,6 @@ def screens(settings: UpgradeSettings) -> bool:
     return settings.evaluate is None and "layer" in settings.target.runtime.split_strategies
 
 
-def _multisets(prices: list[tuple[str, float]], budget: float, max_count: int) -> Iterable[tuple[str, ...]]:
-    """Yield every multiset of cards, sorted by price, whose low prices sum within ``budget``."""
-
-    def grow(start: int, chosen: list[str], spent: float) -> Iterable[tuple[str, ...]]:
-        if chosen:
-            yield tuple(chosen)
-        if len(chosen) == max_count:
-            return
-        for i in range(start, len(prices)):
-            gpu_id, low = prices[i]
-            if spent + low > budget:
-                break
-            chosen.append(gpu_id)
-            yield from grow(i, chosen, spent + low)
-            chosen.pop()
-
-    yield from grow(0, [], 0.0)
-
-
 def _layer_split_is_monotone(workload: Workload, max_cards: int) -> bool:
     """True when adding cards can never take away a fitting layer split.
 
@@ -404,18 +431,131 @@ def _has_idle_card(
     return False, placed
 
 
-def _optimistic_of(key: tuple, goal: Goal) -> tuple:
-    """Map a computed rank key onto the scale of the bounds, to compare the k-th best with a bound."""
+@dataclass(frozen=True)
+class _CardSpeed:
+    """What decides whether one card can speed up a layer split that another card is in."""
+
+    bandwidth_gbs: float
+    """Memory bandwidth from the spec, which the layer split's balancing moves layers by."""
+    bound: _CardBound
+
+
+def _no_faster(card: _CardSpeed, other: _CardSpeed) -> bool:
+    """True when ``card`` is no faster than ``other`` in any term of the speed model."""
+    return card.bandwidth_gbs <= other.bandwidth_gbs and card.bound.bytes_per_s <= other.bound.bytes_per_s \
+        and card.bound.layer_overhead_us >= other.bound.layer_overhead_us \
+        and card.bound.token_overhead_ms >= other.bound.token_overhead_ms
+
+
+class _FasterPartHolds:
+    """Finds card sets whose fastest cards already hold the target, before placing the set.
+
+    Under the screen's layer split the cards take turns on each token, so a card speeds a set
+    up only by taking layers off a slower device. When the kept cards and the fastest bought
+    cards hold every layer on the GPUs, and every other bought card is no faster than any of
+    them, the other cards add cost and no speed. The smaller set is then as good and cheaper,
+    which is what ``_has_idle_card`` would find after placing the set.
+
+    NOTE: this follows from the speed model's turn-taking sum, not from a proof over every
+    placement detail; the tests compare the shop with and without this rule.
+    """
+
+    def __init__(self, kept: list[_CardSpeed], cards: dict[str, _CardSpeed], fit_floor: float, holds) -> None:
+        self._kept = kept
+        self._cards = cards
+        self._fit_floor = fit_floor
+        self._holds = holds
+        self._known: dict[tuple[str, ...], bool] = {}
+
+    def dominated(self, combo: tuple[str, ...]) -> bool:
+        """True when a proper part of ``combo``, its fastest cards, holds the target and the rest are slower."""
+        if len(combo) < 2:
+            return False
+        # A stable sort keeps the shop's slot order among cards of equal bandwidth.
+        order = sorted(range(len(combo)), key=lambda i: -self._cards[combo[i]].bandwidth_gbs)
+        for size in range(1, len(combo)):
+            inside = sorted(order[:size])
+            members = self._kept + [self._cards[combo[i]] for i in inside]
+            rest = [self._cards[combo[i]] for i in order[size:]]
+            if not all(_no_faster(card, member) for card in rest for member in members):
+                continue
+            if sum(m.bound.capacity for m in members) < self._fit_floor:
+                continue
+            part = tuple(combo[i] for i in inside)
+            if part not in self._known:
+                self._known[part] = self._holds(part)
+            if self._known[part]:
+                return True
+        return False
+
+
+def optimistic_key(goal: Goal, bound: float, low_cost: float, may_fit: bool, baseline: float) -> tuple:
+    """Return a lower bound on the ``rank_key`` of a set from its bound and lowest net cost.
+
+    ``bound`` is the set's largest model's parameter count for "largest" and its decode
+    bound otherwise. ``may_fit`` is False when the set's cards cannot hold the target's
+    layers even with nothing else on them, so the set ranks among those where it does not
+    fit.
+    """
     if goal == "largest":
-        eligible, neg_params, cost, _ = key
-        return (math.inf, math.inf) if eligible else (neg_params, cost)
+        return (0, -bound, low_cost, -math.inf)
     if goal == "fastest":
-        eligible, fits, neg_decode, cost = key
-        if eligible:
-            return (math.inf, math.inf)
-        return (neg_decode, cost) if fits == 0 else (0.0, math.inf)
-    eligible, fits, tier, per, _, _ = key
-    return (per, math.inf) if fits == 0 and not eligible and tier == 0 else (math.inf, math.inf)
+        return (0, 0 if may_fit else 1, -bound, low_cost)
+    gain = bound - baseline
+    if may_fit and gain > 0:
+        return (0, 0, 0, max(low_cost, 0.0) / gain, min(low_cost, 0.0), -gain)
+    return (0, 0 if may_fit else 1, 1, low_cost, 0.0, -bound)
+
+
+def optimistic_columns(goal: Goal, bounds: np.ndarray, low_costs: np.ndarray, may_fit: np.ndarray,
+                       baseline: float) -> list[np.ndarray]:
+    """Return ``optimistic_key`` of many sets as columns, without its constant first field."""
+    if goal == "largest":
+        return [-bounds, low_costs]
+    misfit = np.where(may_fit, 0, 1)
+    if goal == "fastest":
+        return [misfit, -bounds, low_costs]
+    gain = bounds - baseline
+    gains = may_fit & (gain > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per = np.maximum(low_costs, 0.0) / gain
+    return [misfit, np.where(gains, 0, 1), np.where(gains, per, low_costs),
+            np.where(gains, np.minimum(low_costs, 0.0), 0.0), np.where(gains, -gain, -bounds)]
+
+
+def _target_floor(workload: Workload) -> float:
+    """Return the bytes the GPUs must hold for the target to fit on them: every layer's weights.
+
+    Under llama.cpp each layer's KV cache sits with the layer, so it counts too. vLLM and
+    SGLang size their cache to the memory left, so only weights count there.
+    """
+    try:
+        weights = _memory.workload_weights(workload)
+        total = float(sum(weights.layer_totals))
+        if workload.runtime.engine in _placement.LLAMACPP_ENGINES:
+            model = workload.model
+            total += sum(_memory.layer_kv_bytes(model, workload.context, workload.kv_cache, workload.ggml_types,
+                                                workload.ubatch, workload.parallel))
+    except (ValueError, KeyError, LookupError, ArithmeticError):
+        # A target the sizing rejects is never pruned here; placement decides about it.
+        return 0.0
+    return total
+
+
+def _run_floor(workload: Workload) -> float:
+    """Return the bytes of weights and KV cache that the GPUs and CPU RAM must hold together.
+
+    Only llama.cpp and Ollama place in CPU RAM what the GPUs cannot hold. Under other runtimes a
+    set runs only when its GPUs hold the target's layers, which ``_target_floor`` covers, so
+    this returns 0 for them.
+    """
+    if workload.runtime.engine not in _placement.LLAMACPP_ENGINES:
+        return 0.0
+    try:
+        weights = _memory.workload_weights(workload)
+        return _target_floor(workload) + weights.token_embd_bytes + weights.output_bytes
+    except (ValueError, KeyError, LookupError, ArithmeticError):
+        return 0.0
 
 
 def shop(
@@ -441,7 +581,8 @@ def shop(
     currency = book.currency
     evaluate_settings = replace(settings, budget=budget)
     screening = screens(settings)
-    screen_settings = replace(evaluate_settings, evaluate=screen_evaluate) if screening else evaluate_settings
+    screen_settings = replace(evaluate_settings, evaluate=screen_evaluate, evaluate_sizes_like_fit=True) \
+        if screening else evaluate_settings
     kept_count = finalist_count(top) if screening else top
     notes: list[str] = []
     sell = tuple(range(len(rig.gpus))) if sell_current else ()
@@ -495,41 +636,78 @@ def shop(
         keep = evaluate_option(rig, UpgradeOption("keep", "keep", ""), evaluate_settings, cache, with_largest=False)
         baseline = decode_of(keep) if keep.target_fits else 0.0
 
-    def optimistic(bound: float, low_cost: float) -> tuple:
-        if settings.goal in ("largest", "fastest"):
-            return (-bound, low_cost)
-        gain = bound - baseline
-        return (max(low_cost, 0.0) / gain if gain > 0 else math.inf, low_cost)
+    # A set whose cards cannot hold the target's layers ranks among the sets where it does not
+    # fit, which lets the bound prune when no affordable set fits. Stand-in placements skip it.
+    fit_floor = _target_floor(target) if settings.evaluate is None else 0.0
+    run_floor = _run_floor(target) if settings.evaluate is None else 0.0
+
+    def optimistic(bound: float, low_cost: float, may_fit: bool) -> tuple:
+        return optimistic_key(settings.goal, bound, low_cost, may_fit, baseline)
 
     def scale_of(combo: tuple[str, ...]) -> float:
-        ids = [g.spec.id for g in kept] + list(combo)
-        identical_pro = len(set(ids)) == 1 and settings.gpus[ids[0]].segment != "consumer"
+        gpu_ids = [g.spec.id for g in kept] + list(combo)
+        identical_pro = len(set(gpu_ids)) == 1 and settings.gpus[gpu_ids[0]].segment != "consumer"
         if scale is not None:
             return scale
         return 0.6 if identical_pro else 1.0
 
-    heap: list[tuple[tuple, int, tuple[str, ...], float]] = []
-    sequence = itertools.count()
-    refined: set[tuple[str, ...]] = set()
-    combinations = 0
-    for combo in _multisets(priced, budget + credit, max(0, slots_left)):
-        combinations += 1
-        low_cost = sum(price_of[c] for c in combo) - credit
-        cards = kept_bounds + [card_bounds[c] for c in combo]
-        if settings.goal == "largest":
-            capacity = sum(c.capacity + overhead for c in cards)
-            bound: float = max((p for floor, p in model_floors if floor <= capacity), default=0)
-        elif settings.evaluate is not None:
+    def bound_of(combo: tuple[str, ...]) -> float:
+        """Return the decode bound of one set, for stand-in placements and searches without a screen."""
+        if settings.evaluate is not None:
             if settings.decode_bound is None:
-                bound = math.inf
-            else:
-                what_if = build_rig(rig, UpgradeOption("bound", "buy", "", sell=sell, buy=combo), settings.gpus)
-                bound = settings.decode_bound(what_if, target)
-        else:
-            assert target_figures is not None
-            bounds = decode_bound_of(cards, target, target_figures, scale_of(combo), shared=not screening)
-            bound = bounds.turn_taking if screening else bounds.any_split
-        heapq.heappush(heap, (optimistic(bound, low_cost), next(sequence), combo, low_cost))
+                return math.inf
+            what_if = build_rig(rig, UpgradeOption("bound", "buy", "", sell=sell, buy=combo), settings.gpus)
+            return settings.decode_bound(what_if, target)
+        assert target_figures is not None
+        cards = kept_bounds + [card_bounds[c] for c in combo]
+        return decode_bound_of(cards, target, target_figures, scale_of(combo)).any_split
+
+    ids = [gpu_id for gpu_id, _ in priced]
+    sets, price_sums = affordable_sets(np.array([low for _, low in priced], dtype=float), budget + credit, max(0, slots_left))
+    combinations = len(sets)
+    low_costs = price_sums - credit
+    capacities = np.array([card_bounds[gpu_id].capacity for gpu_id in ids], dtype=float)
+    gpu_room = column_sums(sets, capacities, sum(c.capacity for c in kept_bounds))
+    may_fit = gpu_room >= fit_floor
+    # A set that cannot hold the target even with CPU RAM does not run: its decode speed is 0.
+    may_run = gpu_room + _placement.cpu_capacity(rig) >= run_floor
+
+    def combo_of(row: int) -> tuple[str, ...]:
+        return tuple(ids[i] for i in sets[row] if i != NO_CARD)
+
+    if settings.goal == "largest":
+        capacity = column_sums(sets, capacities + overhead, sum(c.capacity + overhead for c in kept_bounds))
+        floors = np.array([floor for floor, _ in model_floors], dtype=float)
+        largest_so_far = np.maximum.accumulate(np.array([p for _, p in model_floors], dtype=float)) if model_floors else np.zeros(0)
+        fitting = np.searchsorted(floors, capacity, side="right")
+        bounds = np.where(fitting > 0, np.append(largest_so_far, 0.0)[fitting - 1], 0.0)
+    elif screening and settings.evaluate is None:
+        assert target_figures is not None
+        bounds = turn_taking_bounds(sets, _card_arrays(kept_bounds), _card_arrays([card_bounds[i] for i in ids]),
+                                    n_layers=target.model.n_layers, **target_figures.as_arrays_kwargs())
+    else:
+        bounds = np.array([bound_of(combo_of(row)) for row in range(combinations)], dtype=float)
+    if settings.goal != "largest":
+        bounds = np.where(may_run, bounds, 0.0)
+    order = np.lexsort((np.arange(combinations), *reversed(optimistic_columns(settings.goal, bounds, low_costs, may_fit, baseline))))
+
+    refined: set[tuple[str, ...]] = set()
+    pushed: list[tuple[tuple, int, tuple[str, ...], float, bool]] = []
+    """Sets put back with a tighter bound, merged into ``order`` by key."""
+    sequence = itertools.count(combinations)
+
+    def candidates() -> Iterable[tuple[tuple, int, tuple[str, ...], float, bool]]:
+        """Yield the sets in order of their optimistic key, then of the order they were found in."""
+        position = 0
+        while position < len(order) or pushed:
+            if position < len(order):
+                row = int(order[position])
+                key = optimistic(float(bounds[row]), float(low_costs[row]), bool(may_fit[row]))
+                if not pushed or (key, row) < pushed[0][:2]:
+                    position += 1
+                    yield key, row, combo_of(row), float(low_costs[row]), bool(may_fit[row])
+                    continue
+            yield heapq.heappop(pushed)
 
     with_largest = settings.goal == "largest"
     # Screening bounds the layer split alone, so the refinement below has nothing to tighten.
@@ -541,9 +719,19 @@ def shop(
     best: list[OptionFigures] = []
     placed_sets: set[tuple[str, ...]] = set()
     """Sets placed in the search, by sorted GPU ids; the cache places each once."""
-    while heap:
-        key, _, combo, low_cost = heapq.heappop(heap)
-        if len(best) >= kept_count and key > _optimistic_of(rank_key(best[kept_count - 1], settings.goal, baseline), settings.goal):
+
+    def holds(part: tuple[str, ...]) -> bool:
+        placed_sets.add(tuple(sorted(part)))
+        figures = evaluate_option(rig, _buy_option(part, sell, settings.gpus), screen_settings, screen_cache, with_largest=False)
+        return figures.target_fits
+
+    faster_part = None
+    if screening and settings.goal != "largest" and _builds_layer_split(target):
+        speeds = {gpu_id: _CardSpeed(settings.gpus[gpu_id].bandwidth_gbs, card_bounds[gpu_id]) for gpu_id, _ in priced}
+        kept_speeds = [_CardSpeed(g.spec.bandwidth_gbs, b) for g, b in zip(kept, kept_bounds)]
+        faster_part = _FasterPartHolds(kept_speeds, speeds, fit_floor, holds)
+    for key, row, combo, low_cost, combo_may_fit in candidates():
+        if len(best) >= kept_count and key > rank_key(best[kept_count - 1], settings.goal, baseline):
             break
         if refine and combo not in refined:
             # A set that contains one with a fitting layer split also has one (fit tries every
@@ -555,10 +743,16 @@ def shop(
                 cards = kept_bounds + [card_bounds[c] for c in combo]
                 assert target_figures is not None
                 stable = decode_bound_of(cards, target, target_figures, scale_of(combo)).stable
-                new_key = optimistic(stable, low_cost)
+                new_key = optimistic(stable, low_cost, combo_may_fit)
                 if new_key > key:
-                    heapq.heappush(heap, (new_key, next(sequence), combo, low_cost))
+                    heapq.heappush(pushed, (new_key, next(sequence), combo, low_cost, combo_may_fit))
                     continue
+        if settings.goal != "largest" and len(combo) >= 2 and row < combinations and not may_run[row]:
+            # It does not run, and neither does the set without one of its bought cards, which
+            # is as good at a lower cost.
+            continue
+        if faster_part is not None and faster_part.dominated(combo):
+            continue
         placed_sets.add(tuple(sorted(combo)))
         option = _buy_option(combo, sell, settings.gpus)
         figures = evaluate_option(rig, option, screen_settings, screen_cache, with_largest=with_largest)

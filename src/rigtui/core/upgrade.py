@@ -75,6 +75,9 @@ class UpgradeSettings:
     nvlink_bridge_price: float | None = None
     evaluate: Evaluate | None = None
     """Placement function; None uses ``rigtui.core.fit``."""
+    evaluate_sizes_like_fit: bool = False
+    """True when ``evaluate`` sizes weights and KV cache with ``rigtui.core.memory`` as ``fit`` does,
+    so that models whose layers exceed the GPUs' memory are skipped without placing them."""
     decode_bound: Callable[[Rig, Workload], float] | None = None
     """Upper bound on ``evaluate``'s decode speed for the shop's pruning; None with a custom
     ``evaluate`` turns pruning by speed off, because the bound is derived from the speed model."""
@@ -151,6 +154,40 @@ def weight_bytes_lower_bound(model: ModelSpec, bits_per_weight: float) -> float:
     return model.params_total * bits_per_weight / 8 * _WEIGHT_BOUND_SHARE
 
 
+def gpu_bytes_needed(workload: Workload) -> float:
+    """Return the bytes a workload's layers take on the GPUs when every layer is there, for pruning.
+
+    That is every layer's weights, plus its KV cache under llama.cpp and Ollama, which keep it
+    with the layer; vLLM and SGLang size their cache to the memory left, so it does not count.
+    Returns 0 when the sizing rejects the workload, so that placement decides about it.
+    """
+    from rigtui.core import memory
+    from rigtui.core.placement import LLAMACPP_ENGINES
+
+    try:
+        total = float(sum(memory.workload_weights(workload).layer_totals))
+        if workload.runtime.engine in LLAMACPP_ENGINES:
+            model = workload.model
+            total += sum(memory.layer_kv_bytes(model, workload.context, workload.kv_cache, workload.ggml_types,
+                                               workload.ubatch, workload.parallel))
+    except (ValueError, KeyError, LookupError, ArithmeticError):
+        return 0.0
+    return total
+
+
+def _gpu_room(rig: Rig, workload: Workload) -> float:
+    """Return the most bytes a placement of ``workload`` can put on the rig's GPUs, summed."""
+    from rigtui.core.placement import gpu_memory_utilization
+
+    room = 0.0
+    for gpu in rig.gpus:
+        free = float(gpu_capacity_bytes(rig, gpu))
+        if workload.runtime.engine in ("vllm", "sglang"):
+            free = max(free, gpu.spec.memory_bytes * gpu_memory_utilization(workload))
+        room += free
+    return room
+
+
 def usable_vram_bytes(rig: Rig) -> int:
     """Memory the rig's cards offer a runtime, summed, bytes."""
     return sum(gpu_capacity_bytes(rig, g) for g in rig.gpus)
@@ -173,18 +210,24 @@ def largest_fitting_models(
     models: Iterable[ModelSpec],
     evaluate: Evaluate | None = None,
     limit: int = 1,
+    sizes_like_fit: bool = False,
 ) -> tuple[ModelSpec, ...]:
     """Return up to ``limit`` of the largest models (by total parameters) that fit on the GPUs.
 
     Models run under ``workload``'s quantization, runtime and context; models whose weights
-    alone exceed the rig's memory are skipped without placing them.
+    alone exceed the rig's memory are skipped without placing them. With ``rigtui.core.fit``
+    (``evaluate`` None) or ``sizes_like_fit``, so are models whose layers, KV cache included,
+    exceed it.
     """
     capacity = usable_vram_bytes(rig)
+    room = _gpu_room(rig, workload) if evaluate is None or sizes_like_fit else math.inf
     found: list[ModelSpec] = []
     for model in sorted(models, key=lambda m: (-m.params_total, m.id)):
         if weight_bytes_lower_bound(model, workload.quant.bits_per_weight) > capacity:
             continue
         sized = replace(workload, model=model, context=min(workload.context, model.max_context))
+        if gpu_bytes_needed(sized) > room:
+            continue
         fits = fits_on_gpus(_safe_evaluate(evaluate or _default_evaluate, rig, sized), model)
         if fits:
             found.append(model)
@@ -428,7 +471,8 @@ def evaluate_option(
     largest: tuple[ModelSpec, ...] = ()
     if with_largest and settings.models:
         if ("largest", key) not in cache:
-            cache[("largest", key)] = largest_fitting_models(new_rig, settings.target, settings.models, settings.evaluate)
+            cache[("largest", key)] = largest_fitting_models(new_rig, settings.target, settings.models, settings.evaluate,
+                                                             sizes_like_fit=settings.evaluate_sizes_like_fit)
         largest = cache[("largest", key)]
 
     cost, purchases, sales, price_notes, stale, unpriced_sales = _price_option(rig, option, settings)
