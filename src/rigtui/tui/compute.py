@@ -133,13 +133,57 @@ class CoreService:
             return Failed("the placement engine is not installed", "missing")
         return self._memo(
             ("cell", rig_key(rig), workload_key(workload)),
-            lambda: _cell(self._calibrate(rig, workload, module.fit(rig, workload))),
+            # A cell shows no largest context, whose search is most of a fit.
+            lambda: _cell(self._calibrate(rig, workload, module.fit(rig, workload, with_max_context=False))),
         )
 
     def peek_cell(self, rig: Rig, workload: Workload) -> Cell | Failed | None:
         """Return the cached cell for this workload, or None when it has not been computed yet."""
         with self._lock:
             return self._cache.get(("cell", rig_key(rig), workload_key(workload)))
+
+    def cells(self, rig: Rig, workloads: list[Workload]) -> list[Cell | Failed]:
+        """Return ``cell`` for many workloads on one rig, placing the uncached ones in one batch.
+
+        ``core.matrix.evaluate`` gives every cell that ``fit`` gives, many times faster. While
+        measurements on this rig correct its speeds, each cell goes through ``cell`` instead.
+        """
+        module = core_module("matrix")
+        if module is None or not workloads or self._speeds_measured(rig, workloads[0]):
+            return [self.cell(rig, workload) for workload in workloads]
+        machine = rig_key(rig)
+        keys = [("cell", machine, workload_key(workload)) for workload in workloads]
+        with self._lock:
+            found: list[Any] = [self._cache.get(key) for key in keys]
+        todo = [i for i, value in enumerate(found) if value is None]
+        if not todo:
+            return found
+        self.calls += len(todo)
+        try:
+            values = module.evaluate(rig, [workloads[i] for i in todo])
+        except Exception:  # noqa: BLE001 - a bug in the bulk path must not blank the matrix
+            log.warning("bulk fit-matrix evaluation failed; placing cells one by one", exc_info=True)
+            return [self.cell(rig, workload) for workload in workloads]
+        with self._lock:
+            for i, value in zip(todo, values):
+                if isinstance(value, Exception):
+                    cell: Cell | Failed = Failed(str(value) or type(value).__name__, type(value).__name__)
+                else:
+                    cell = Cell(fits=value.fits, offload=value.offload, decode=value.decode)
+                found[i] = self._cache[keys[i]] = cell
+            while len(self._cache) > CACHE_LIMIT:
+                self._cache.popitem(last=False)
+        return found
+
+    def _speeds_measured(self, rig: Rig, workload: Workload) -> bool:
+        """True when stored measurements correct the speeds of this rig under the workload's runtime."""
+        if self.measurements is None:
+            self.reload_measurements()
+        if not self.measurements:
+            return False
+        from rigtui.core.rig_calibration import matching
+
+        return bool(matching(self.measurements, rig, workload.runtime.id))
 
     def has(self, name: str) -> bool:
         """True when ``rigtui.core.<name>`` exists."""
