@@ -7,9 +7,10 @@ uses (auto) and its per-device memory and decode speed worked out, as ``rigtui.c
 does. The rig is the explorer's example: RTX 4090 + RTX 3090 on PCIe 4.0 x8/x8 under
 llama.cpp. Columns are the fit matrix's quantization ladder, each at a few contexts.
 
-It prints the cells per second of ``rigtui.core.matrix.evaluate`` over all of them, the
-milliseconds of one full matrix (every model x every quantization column, one context) on a
-rig it has not seen, and for comparison ``core.fit`` cell by cell over a sample. Weights are
+It prints the cells per second of ``rigtui.core.matrix.evaluate`` over all of them. It also
+prints the milliseconds of one full matrix (every model x every quantization column, one
+context) on a rig the evaluator has not seen, and for comparison ``core.fit`` cell by cell
+over a sample. Weights are
 sized once per model and quantization before timing, as a running explorer has them; the
 first, cold matrix is printed too. The evaluator keeps the arrays of a cell list that do not
 depend on the rig, so the rate is also printed with them rebuilt on every run. Targets: at least 100,000 cells/s and a full matrix in
@@ -67,7 +68,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--contexts", default="4096,32768,131072", help="context columns, comma-separated")
     parser.add_argument("--fit-cells", type=int, default=300, help="cells timed through core.fit one by one")
-    parser.add_argument("--runs", type=int, default=7, help="timed runs; the best counts (default 7)")
+    parser.add_argument("--runs", type=int, default=7, help="timed runs, of which the best counts (default 7)")
     parser.add_argument("--json", action="store_true", help="print the results as a JSON list of records")
     args = parser.parse_args()
 

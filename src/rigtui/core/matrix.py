@@ -2,10 +2,10 @@
 
 A cell is what the fit matrix shows for one workload: whether ``fit`` places it on the GPUs,
 places it with CPU or MoE-expert offload, or cannot place it, and the expected decode speed.
-``evaluate`` answers the same question as ``fit`` cell by cell, with the same search: for
-llama.cpp's layer split every subset of the cards, contiguous filling, the repair and
-rebalancing moves, the least ``--n-cpu-moe`` and partial offload, then row and tensor split
-and the same ranking. What does not change across cells is worked out once (device rooms,
+``evaluate`` returns what ``fit`` returns for each cell, because it runs the same search. For
+llama.cpp's layer split that is every subset of the cards, contiguous filling, the repair and
+rebalancing moves, the least ``--n-cpu-moe`` and partial offload. Row and tensor split follow,
+with the same ranking. What does not change across cells is worked out once (device rooms,
 overheads, weights per model and quantization, KV cache and compute buffers per model and
 context, speed constants), and each step of the search runs over all cells at once in numpy.
 Compute buffers, capacities, calibration and link costs come from the functions ``fit``
@@ -28,15 +28,15 @@ from rigtui.core.rig import GIB, MIB, Rig, Workload
 __all__ = ["MatrixCell", "OFFLOAD_WARNINGS", "cell_of", "evaluate", "fast_path_covers"]
 
 OFFLOAD_WARNINGS = ("cpu-offload", "expert-offload")
-# Errors the core raises for a workload it cannot place; a cell reports them instead of a result.
+# Errors the core raises for a workload it cannot place, so a cell reports them instead of a result.
 CELL_ERRORS = (ValueError, KeyError, LookupError, ArithmeticError)
-# Cells evaluated together; bounds the memory of the per-layer arrays.
+# Cells evaluated together, which bounds the memory of the per-layer arrays.
 CHUNK = 8192
 _SPLITS = ("single", "layer", "row", "tensor")
 
 
 class MatrixCell(NamedTuple):
-    """What a fit-matrix cell shows: the verdict of ``fit`` and its decode speed.
+    """The verdict of ``fit`` for one fit-matrix cell, with its decode speed.
 
     A named tuple, because a whole-catalog matrix builds thousands of them per evaluation.
     """
@@ -52,7 +52,7 @@ def cell_of(result: FitResult) -> MatrixCell:
     """Reduce a ``fit`` result to its cell.
 
     llama.cpp keeps the token embedding in CPU RAM even on a full offload, so a CPU device
-    with weights alone is no offload; the core flags real offload with a warning.
+    with weights alone is no offload. The core flags real offload with a warning.
     """
     offload = any(w.code in OFFLOAD_WARNINGS for w in result.warnings) or any(
         d.kind == "cpu" and (d.layers or d.expert_layers) for d in result.devices
@@ -79,7 +79,7 @@ def evaluate(rig: Rig, workloads: Sequence[Workload]) -> list[MatrixCell | Excep
     for index, workload in enumerate(workloads):
         groups.setdefault(_settings_key(workload), []).append(index)
     for indexes in groups.values():
-        # Everything fast_path_covers reads is in the settings key, so one workload answers for all.
+        # Everything fast_path_covers reads is in the settings key, so one workload decides for all.
         if not fast_path_covers(rig, workloads[indexes[0]]):
             for index in indexes:
                 out[index] = _fit_cell(rig, workloads[index])
@@ -105,14 +105,14 @@ def fast_path_covers(rig: Rig, workload: Workload) -> bool:
     if splits is None:
         return False
     if len(rig.gpus) > 1 and any(s in ("row", "tensor") for s in splits):
-        # Row split divides by free memory; a rig without any would divide by zero in fit.
+        # Row split divides by free memory, so a rig without any would divide by zero in fit.
         if sum(round(pl.gpu_free_bytes(rig, i) / GIB, 1) for i in range(len(rig.gpus))) <= 0:
             return False
     return True
 
 
 def _splits(rig: Rig, workload: Workload) -> list[str] | None:
-    """The strategies ``fit`` compares for this workload, or None when one is not covered here."""
+    """Return the strategies ``fit`` compares for this workload, or None when one is not covered here."""
     if workload.split == "auto":
         splits = fit_module.supported_splits(rig, workload)
     elif workload.split in workload.runtime.split_strategies:
