@@ -389,6 +389,12 @@ def _ggml_key(table: dict[str, GgmlType]) -> tuple:
     return tuple(sorted((k, v.bits_per_weight, v.block_size, v.fallback) for k, v in table.items()))
 
 
+@lru_cache(maxsize=1024)
+def _selected_layers(selectors: tuple[str, ...], n_layers: int) -> tuple[tuple[bool, ...], ...]:
+    """For each layer, whether each named layer selector of the quantization rules holds for it."""
+    return tuple(tuple(_LAYER_SELECTORS[name](il, n_layers) for name in selectors) for il in range(n_layers))
+
+
 def _size_weights(model: ModelSpec, quant: QuantSpec, ggml_types: dict[str, GgmlType], bpw: float | None) -> ModelWeights:
     dense = [0] * model.n_layers
     experts = [0] * model.n_layers
@@ -405,10 +411,11 @@ def _size_weights(model: ModelSpec, quant: QuantSpec, ggml_types: dict[str, Ggml
     # A layer's tensors and their types depend on the layer only through the layer selectors
     # of the quantization rules and whether it is an MoE layer, and most layers share both,
     # so each kind of layer is sized once.
-    selectors = tuple(_LAYER_SELECTORS.values())
+    used = tuple(sorted({rule.layers for rule in quant.rules})) if quant.format == "gguf" else ()
+    selected = _selected_layers(used, model.n_layers)
     kinds: dict[tuple, tuple[int, int, list[tuple[str, int]]]] = {}
     for il in range(model.n_layers):
-        kind = (tuple(select(il, model.n_layers) for select in selectors), model.is_moe and il >= model.first_dense_layers)
+        kind = (selected[il], model.is_moe and il >= model.first_dense_layers)
         sized = kinds.get(kind)
         if sized is None:
             types: list[tuple[str, int]] = []
