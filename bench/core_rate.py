@@ -1,11 +1,11 @@
 """Time fit-matrix cells over the whole bundled catalog on the example rig.
 
-Usage: python bench/core_rate.py [--contexts 4096,32768,131072] [--fit-cells N] [--json]
+Usage: python bench/core_rate.py [--contexts 4096,8192,...] [--fit-cells N] [--runs N] [--json]
 
 A cell is one model at one quantization and context, placed with the split the fit matrix
 uses (auto) and its per-device memory and decode speed worked out, as ``rigtui.core.fit``
 does. The rig is the explorer's example: RTX 4090 + RTX 3090 on PCIe 4.0 x8/x8 under
-llama.cpp. Columns are the fit matrix's quantization ladder, each at a few contexts.
+llama.cpp. Cells are every quantization column of the fit matrix at each of its context columns.
 
 It prints the cells per second of ``rigtui.core.matrix.evaluate`` over all of them. It also
 prints the milliseconds of one full matrix (every model x every quantization column, one
@@ -34,6 +34,8 @@ from rigtui.core.rig import Rig, RigGpu, Workload
 RATE_TARGET = 100_000.0
 MATRIX_TARGET_MS = 100.0
 # The fit matrix's quantization columns for llama.cpp (tui.screens.fit_matrix.GGUF_LADDER).
+# The fit matrix's context columns (tui.screens.fit_matrix.CONTEXT_COLUMNS).
+CONTEXTS = (4096, 8192, 16384, 32768, 65536, 131072)
 LADDER = ("F16", "Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "IQ4_XS", "Q3_K_M", "IQ3_XXS", "Q2_K", "IQ2_XXS")
 
 
@@ -66,7 +68,8 @@ def _best_of(runs: int, action) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--contexts", default="4096,32768,131072", help="context columns, comma-separated")
+    parser.add_argument("--contexts", default=",".join(map(str, CONTEXTS)),
+                        help="context lengths in tokens, comma-separated (default: the fit matrix's context columns)")
     parser.add_argument("--fit-cells", type=int, default=300, help="cells timed through core.fit one by one")
     parser.add_argument("--runs", type=int, default=7, help="timed runs, of which the best counts (default 7)")
     parser.add_argument("--json", action="store_true", help="print the results as a JSON list of records")

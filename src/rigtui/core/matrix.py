@@ -144,16 +144,15 @@ def _settings_key(workload: Workload) -> tuple:
 class _WeightRows:
     """Prefix sums over the layers of one model at one quantization (entry j covers layers < j)."""
 
-    total: np.ndarray
-    dense: np.ndarray
-    experts: np.ndarray
-    expert_layers: np.ndarray
-    """Layers with routed experts."""
-    scratch: np.ndarray
-    """Largest expert_bytes // 3 among the first j layers (the offload scratch of --n-cpu-moe j)."""
+    prefix: np.ndarray
+    """Rows TOTAL, DENSE, EXPERTS, EXPERT_LAYERS (layers with routed experts) and SCRATCH (the
+    largest expert_bytes // 3 among the first j layers, the offload scratch of --n-cpu-moe j)."""
     embd: int
     output: int
     max_layer: int
+
+
+TOTAL, DENSE, EXPERTS, EXPERT_LAYERS, SCRATCH = range(5)
 
 
 def _prefix(values: list[int]) -> np.ndarray:
@@ -162,31 +161,47 @@ def _prefix(values: list[int]) -> np.ndarray:
     return out
 
 
-_WEIGHT_ROWS: dict[int, tuple[memory.ModelWeights, _WeightRows]] = {}
-
-
-def _weight_rows(weights: memory.ModelWeights) -> _WeightRows:
-    cached = _WEIGHT_ROWS.get(id(weights))
-    if cached is not None and cached[0] is weights:
-        return cached[1]
+def _rows_of(weights: memory.ModelWeights) -> _WeightRows:
     experts = list(weights.layer_experts)
-    scratch = np.zeros(len(experts) + 1, dtype=np.int64)
+    prefix = np.zeros((5, len(experts) + 1), dtype=np.int64)
+    prefix[TOTAL] = _prefix(list(weights.layer_totals))
+    prefix[DENSE] = _prefix([layer.dense_bytes for layer in weights.layers])
+    prefix[EXPERTS] = _prefix(experts)
+    prefix[EXPERT_LAYERS] = _prefix([1 if size else 0 for size in experts])
     if experts:
-        np.maximum.accumulate(np.asarray(experts, dtype=np.int64) // 3, out=scratch[1:])
-    rows = _WeightRows(
-        total=_prefix(list(weights.layer_totals)),
-        dense=_prefix([layer.dense_bytes for layer in weights.layers]),
-        experts=_prefix(experts),
-        expert_layers=_prefix([1 if size else 0 for size in experts]),
-        scratch=scratch,
-        embd=weights.token_embd_bytes,
-        output=weights.output_bytes,
-        max_layer=weights.max_layer_bytes,
-    )
-    if len(_WEIGHT_ROWS) > 4096:
-        _WEIGHT_ROWS.clear()
-    # The entry keeps the weights alive, so no other object can take their id while it is stored.
-    _WEIGHT_ROWS[id(weights)] = (weights, rows)
+        np.maximum.accumulate(np.asarray(experts, dtype=np.int64) // 3, out=prefix[SCRATCH, 1:])
+    return _WeightRows(prefix, weights.token_embd_bytes, weights.output_bytes, weights.max_layer_bytes)
+
+
+# Rows of weights read from a GGUF file, by the identity of those weights.
+_READ_ROWS: dict[int, tuple[memory.ModelWeights, _WeightRows]] = {}
+# Rows of estimated weights, by model, quantization, type table and bits per weight. They keep
+# only the prefix sums, so a whole-catalog matrix does not keep a ModelWeights per cell alive.
+_ESTIMATED_ROWS: dict[tuple, tuple[Any, Any, tuple, _WeightRows]] = {}
+ROWS_LIMIT = 4096
+
+
+def _weight_rows(workload: Workload, ggml_key: tuple) -> _WeightRows:
+    """Prefix rows of the weights ``fit`` places for this workload (``memory.workload_weights``)."""
+    given = getattr(workload, "weights", None)
+    if given is not None and memory.workload_weights(workload) is given:
+        cached = _READ_ROWS.get(id(given))
+        if cached is None or cached[0] is not given:
+            if len(_READ_ROWS) > ROWS_LIMIT:
+                _READ_ROWS.clear()
+            # The entry keeps the weights alive, so no other object can take their id while it is stored.
+            cached = _READ_ROWS[id(given)] = (given, _rows_of(given))
+        return cached[1]
+    model, quant = workload.model, workload.quant
+    key = (id(model), id(quant), id(workload.ggml_types), workload.bpw)
+    found = _ESTIMATED_ROWS.get(key)
+    if found is not None and found[0] is model and found[1] is quant and found[2] == ggml_key:
+        return found[3]
+    rows = _rows_of(memory._size_weights(model, quant, workload.ggml_types, workload.bpw))
+    if len(_ESTIMATED_ROWS) > ROWS_LIMIT:
+        _ESTIMATED_ROWS.clear()
+    # The entry keeps model and quantization alive, so no other object can take their ids.
+    _ESTIMATED_ROWS[key] = (model, quant, ggml_key, rows)
     return rows
 
 
@@ -291,6 +306,7 @@ class _CellTable:
         cell_pair = np.empty(len(workloads), dtype=np.int64)
         cell_context = np.empty(len(workloads), dtype=np.int64)
         context_tokens = np.empty(len(workloads), dtype=np.float64)
+        ggml_key = memory._ggml_key(first.ggml_types)
         for c, workload in enumerate(workloads):
             model = workload.model
             m = model_index.get(id(model))
@@ -302,7 +318,7 @@ class _CellTable:
             if q is None:
                 q = pair_index[pair] = len(pairs)
                 bits = workload.bpw or workload.quant.bits_per_weight
-                pairs.append((_weight_rows(memory.workload_weights(workload)), bits / 8, workload.quant.format != "float"))
+                pairs.append((_weight_rows(workload, ggml_key), bits / 8, workload.quant.format != "float"))
             key = (id(model), workload.context)
             x = context_index.get(key)
             if x is None:
@@ -322,13 +338,10 @@ class _CellTable:
 
         rows = [p[0] for p in pairs]
         pair_start = np.zeros(len(rows), dtype=np.int64)
-        np.cumsum([len(r.total) for r in rows[:-1]], out=pair_start[1:])
+        np.cumsum([r.prefix.shape[1] for r in rows[:-1]], out=pair_start[1:])
         at_pair = np.repeat(pair_start[cell_pair], lengths) + spread
-        self.total = np.concatenate([r.total for r in rows])[at_pair]
-        self.dense = np.concatenate([r.dense for r in rows])[at_pair]
-        self.experts = np.concatenate([r.experts for r in rows])[at_pair]
-        self.expert_layers = np.concatenate([r.expert_layers for r in rows])[at_pair]
-        self.scratch = np.concatenate([r.scratch for r in rows])[at_pair]
+        prefix = np.concatenate([r.prefix for r in rows], axis=1)[:, at_pair]
+        self.total, dense, self.experts, self.expert_layers, self.scratch = prefix
         self.embd = np.array([r.embd for r in rows], dtype=np.int64)[cell_pair]
         self.output = np.array([r.output for r in rows], dtype=np.int64)[cell_pair]
         self.max_layer = np.array([r.max_layer for r in rows], dtype=np.int64)[cell_pair]
@@ -353,7 +366,7 @@ class _CellTable:
             raise ValueError("too many cells in one batch")
         self.row_offset = np.arange(self.size, dtype=np.int64) * self.lift
         offsets = np.repeat(self.row_offset, lengths)
-        self.lifted_dense = self.dense + self.kv + offsets
+        self.lifted_dense = dense + self.kv + offsets
         self.lifted_total = self.total + self.kv + offsets
 
         # The speed model's constants, per model.
@@ -371,8 +384,8 @@ class _CellTable:
 
 
 _TABLES: dict[tuple, tuple[list[Workload], _CellTable]] = {}
-TABLES_KEPT = 8
-"""Cell tables kept: the fit matrix in quantization and in context columns, for a few settings."""
+TABLES_KEPT = 4
+"""Cell tables kept: the fit matrix's two batches, in quantization and in context columns."""
 
 
 def _cell_table(workloads: list[Workload]) -> _CellTable:
