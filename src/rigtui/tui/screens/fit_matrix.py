@@ -8,6 +8,7 @@ first, so the table paints at once. Filters, sorting and search only re-arrange 
 from __future__ import annotations
 
 import functools
+import gc
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 from typing import Any, Hashable
@@ -335,6 +336,13 @@ class FitMatrixScreen(ExplorerScreen):
                     self.pending = max(0, self.pending - 1)
                 table.update_cell(model.id, column.key, self._cell(model, column, result))
         self._draw_progress()
+        if not self.pending:
+            # The filled matrix's results live as long as the app. Moving the objects that are
+            # alive now out of the cyclic collector's reach stops full collections from
+            # rescanning them during later keys, which took about 170 ms per collection. The
+            # collection first frees garbage, and later ones scan only objects made since.
+            gc.collect()
+            gc.freeze()
 
     # --- actions -----------------------------------------------------------------------------
 
