@@ -6,11 +6,11 @@ import itertools
 
 import pytest
 
-from rigtui.core.fit import EXPERIMENTAL_SPLITS, fit
+from rigtui.core.fit import EXPERIMENTAL_SPLITS, cannot_hold_all_layers, every_card_holds_all_layers, fit
 from rigtui.core.money import PriceBook
 from rigtui.core.rig import Rig
 from rigtui.core.shop import decode_upper_bound, finalist_count, screen_evaluate, screens, shop
-from rigtui.core.upgrade import UpgradeOption, UpgradeSettings, decode_of, evaluate_option, rank_key, rank_options
+from rigtui.core.upgrade import UpgradeOption, UpgradeSettings, decode_of, evaluate_option, fits_on_gpus, rank_key, rank_options
 from tests.core.conftest import make_rig, make_workload
 from tests.core.test_upgrade_shop import without_idle_cards
 
@@ -104,3 +104,43 @@ def test_shop_matches_exhaustive_search_with_real_fit(catalog, goal, model) -> N
     assert [f.net_cost.expected for f in result.options] == pytest.approx([f.net_cost.expected for f in expected])
     assert [f.largest_models for f in result.options] == [f.largest_models for f in expected]
     assert result.evaluated <= result.combinations
+
+
+@pytest.mark.parametrize("runtime", ["llama.cpp", "ollama"])
+def test_every_card_check_matches_placement(catalog, runtime) -> None:
+    """The largest-model search's shortcut gives what placing with ``plan_every_card`` gives."""
+    models = ["llama-3.1-8b", "qwen2.5-32b", "llama-3.3-70b", "qwen2.5-72b", "qwen3-30b-a3b", "mixtral-8x22b",
+              "qwen3-235b-a22b", "command-r-plus-104b", "gpt-oss-120b"]
+    answered = 0
+    for cards in CARD_SETS:
+        rig = make_rig(catalog, *cards)
+        for model in models:
+            workload = make_workload(catalog, model, runtime=runtime)
+            quick = every_card_holds_all_layers(rig, workload)
+            if quick is None:
+                continue
+            answered += 1
+            assert quick == fits_on_gpus(screen_evaluate(rig, workload), workload.model), (cards, model)
+    assert answered > 0 if runtime == "llama.cpp" else answered == 0
+
+
+@pytest.mark.parametrize("runtime", ["llama.cpp", "ollama", "vllm"])
+def test_cannot_hold_check_never_contradicts_fit(catalog, runtime) -> None:
+    """A model the shortcut rules out never fits on the GPUs under ``fit``."""
+    models = ["llama-3.1-8b", "qwen2.5-32b", "llama-3.3-70b", "qwen2.5-72b", "qwen3-30b-a3b", "mixtral-8x22b",
+              "qwen3-235b-a22b", "command-r-plus-104b", "gpt-oss-120b", "mistral-large-123b"]
+    ruled_out = 0
+    for cards in CARD_SETS:
+        rig = make_rig(catalog, *cards)
+        for model in models:
+            quant = "awq-4bit" if runtime == "vllm" else "Q4_K_M"
+            workload = make_workload(catalog, model, quant, runtime)
+            if not cannot_hold_all_layers(rig, workload):
+                continue
+            ruled_out += 1
+            try:
+                result = fit(rig, workload, with_max_context=False)
+            except ValueError:
+                continue
+            assert not fits_on_gpus(result, workload.model), (cards, model)
+    assert ruled_out > 0 if runtime == "llama.cpp" else ruled_out == 0

@@ -154,6 +154,57 @@ def plan_every_card(rig: Rig, workload: Workload) -> FitResult:
     return replace(result, notes=result.notes + tuple(notes))
 
 
+def every_card_holds_all_layers(rig: Rig, workload: Workload) -> bool | None:
+    """Tell whether ``plan_every_card`` fits with every layer on the GPUs, without placing it in full.
+
+    The layer split's balancing moves never change whether the cards hold every layer, so
+    this skips them, and the offload searches that follow a miss. Returns None for the cases
+    ``plan_every_card`` places another way: no GPU, Ollama, given ratios or --n-cpu-moe.
+    """
+    if not rig.gpus or _is_ollama(workload) or workload.tensor_split or workload.n_cpu_moe:
+        return None
+    gpus = tuple(range(len(rig.gpus)))
+    if len(gpus) == 1 and "single" not in workload.runtime.split_strategies:
+        return False
+    placement = _fill(rig, workload, gpus, n_cpu_moe=0, rebalance=False)
+    return placement is not None and placement.fits
+
+
+def cannot_hold_all_layers(rig: Rig, workload: Workload) -> bool:
+    """True when no split ``fit`` tries puts every layer on the GPUs, found without the offload searches.
+
+    The layer split is checked by its contiguous fill over every subset ``fit`` tries (its
+    balancing moves never change whether the cards hold every layer), and the other splits are
+    placed. False means the answer needs ``fit``: it may hold them, or a case this skips applies
+    (Ollama, a given split or ratios, --n-cpu-moe, or a runtime without CPU offload, whose fallback
+    placement this does not check).
+    """
+    runtime = workload.runtime
+    if workload.split != "auto" or not rig.gpus or _is_ollama(workload) or workload.tensor_split or workload.n_cpu_moe:
+        return False
+    if "cpu-offload" not in runtime.split_strategies or runtime.engine not in pl.LLAMACPP_ENGINES:
+        return False
+    gpus = tuple(range(len(rig.gpus)))
+    for split in supported_splits(rig, workload):
+        if split not in runtime.split_strategies:
+            return False
+        if split in ("single", "layer"):
+            if split == "single":
+                subsets = [(max(gpus, key=lambda i: (pl.gpu_capacity(rig, i, workload), rig.gpus[i].spec.bandwidth_gbs)),)]
+            else:
+                subsets = _subsets(rig, gpus)
+            for subset in subsets:
+                placement = _fill(rig, workload, subset, n_cpu_moe=0, rebalance=False)
+                if placement is not None and placement.fits:
+                    return False
+            continue
+        result = plan(rig, workload, split, with_max_context=False)
+        on_cpu = any(d.kind == "cpu" and (d.layers or d.expert_layers) for d in result.devices)
+        if result.fits and not on_cpu and result.gpu_layers >= workload.model.n_layers:
+            return False
+    return True
+
+
 # --- choosing a placement -------------------------------------------------------------------
 
 

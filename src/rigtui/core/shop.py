@@ -36,7 +36,7 @@ import numpy as np
 from rigtui.core import memory as _memory
 from rigtui.core import placement as _placement
 from rigtui.core import speed as _speed
-from rigtui.core.fit import EXPERIMENTAL_SPLITS, STRATEGIES, plan_every_card
+from rigtui.core.fit import EXPERIMENTAL_SPLITS, STRATEGIES, every_card_holds_all_layers, plan_every_card
 from rigtui.core.results import FitResult
 from rigtui.core.shop_sets import NO_CARD, CardArrays, affordable_sets, column_sums, turn_taking_bounds
 from rigtui.core.rig import MIB, Rig, Workload
@@ -581,8 +581,10 @@ def shop(
     currency = book.currency
     evaluate_settings = replace(settings, budget=budget)
     screening = screens(settings)
-    screen_settings = replace(evaluate_settings, evaluate=screen_evaluate, evaluate_sizes_like_fit=True) \
-        if screening else evaluate_settings
+    screen_settings = evaluate_settings
+    if screening:
+        screen_settings = replace(evaluate_settings, evaluate=screen_evaluate, evaluate_sizes_like_fit=True,
+                                  gpu_fit_check=every_card_holds_all_layers)
     kept_count = finalist_count(top) if screening else top
     notes: list[str] = []
     sell = tuple(range(len(rig.gpus))) if sell_current else ()
@@ -710,6 +712,43 @@ def shop(
             yield heapq.heappop(pushed)
 
     with_largest = settings.goal == "largest"
+
+    def rank_finalists(finalists: list[OptionFigures]) -> list[OptionFigures]:
+        """Place the screened finalists with every strategy and return the ``top`` best, in order.
+
+        Finalists go in order of a bound on their full rank key, and once ``top`` are known the
+        rest, whose bound ranks after them, are not placed: the result is what placing every
+        finalist gives. The full placement may leave a card idle where the screen's split used
+        it, so ``_has_idle_card`` runs again. Like the finalists' own full placements, these
+        placements do not count in ``evaluated``.
+        """
+        def full_bound(combo: tuple[str, ...]) -> tuple:
+            row = row_of[combo]
+            if settings.goal == "largest":
+                bound = float(bounds[row])
+            elif not may_run[row]:
+                bound = 0.0
+            else:
+                assert target_figures is not None
+                cards = kept_bounds + [card_bounds[c] for c in combo]
+                bound = decode_bound_of(cards, target, target_figures, scale_of(combo)).any_split
+            return optimistic(bound, float(low_costs[row]), bool(may_fit[row]))
+
+        order = sorted((full_bound(f.option.buy), position, f) for position, f in enumerate(finalists))
+        chosen: list[tuple[tuple, int, OptionFigures]] = []
+        for optimistic_full, position, screened in order:
+            if len(chosen) >= top and (optimistic_full, position) > chosen[top - 1][:2]:
+                break
+            figures = evaluate_option(rig, screened.option, evaluate_settings, cache, with_largest=with_largest)
+            key = rank_key(figures, settings.goal, baseline)
+            if len(chosen) >= top and (key, position) > chosen[top - 1][:2]:
+                continue
+            if _has_idle_card(rig, figures, evaluate_settings, cache, baseline)[0]:
+                continue
+            chosen.append((key, position, figures))
+            chosen.sort(key=lambda item: item[:2])
+            del chosen[top:]
+        return [figures for _, _, figures in chosen]
     # Screening bounds the layer split alone, so the refinement below has nothing to tighten.
     refine = not screening and settings.evaluate is None and settings.goal != "largest" \
         and _layer_split_is_monotone(target, settings.max_cards)
@@ -717,6 +756,8 @@ def shop(
     layer_fits: list[Counter[str]] = []
     """Minimal bought sets on which a stable layer split holds the target on the GPUs."""
     best: list[OptionFigures] = []
+    row_of: dict[tuple[str, ...], int] = {}
+    """Row of each placed set in ``sets``, for its bound in the final stage."""
     placed_sets: set[tuple[str, ...]] = set()
     """Sets placed in the search, by sorted GPU ids; the cache places each once."""
 
@@ -754,6 +795,7 @@ def shop(
         if faster_part is not None and faster_part.dominated(combo):
             continue
         placed_sets.add(tuple(sorted(combo)))
+        row_of[combo] = row
         option = _buy_option(combo, sell, settings.gpus)
         figures = evaluate_option(rig, option, screen_settings, screen_cache, with_largest=with_largest)
         if refine and _layer_split_fits(figures):
@@ -776,12 +818,7 @@ def shop(
         del best[kept_count:]
     evaluated = len(placed_sets)
     if screening:
-        best = [evaluate_option(rig, f.option, evaluate_settings, cache, with_largest=with_largest) for f in best]
-        # The full placement may leave a card of the set idle where the screen's split used it.
-        # Like the finalists' own full placements, these do not count in ``evaluated``.
-        best = [f for f in best if not _has_idle_card(rig, f, evaluate_settings, cache, baseline)[0]]
-        best.sort(key=lambda f: rank_key(f, settings.goal, baseline))
-        del best[top:]
+        best = rank_finalists(best)
     if not with_largest:
         best = [evaluate_option(rig, f.option, evaluate_settings, cache) for f in best]
     ranked = rank_options(best, settings.goal, settings.target.model, baseline)

@@ -78,6 +78,9 @@ class UpgradeSettings:
     evaluate_sizes_like_fit: bool = False
     """True when ``evaluate`` sizes weights and KV cache with ``rigtui.core.memory`` as ``fit`` does,
     so that models whose layers exceed the GPUs' memory are skipped without placing them."""
+    gpu_fit_check: Callable[[Rig, Workload], bool | None] | None = None
+    """A faster test of whether ``evaluate`` fits a model with every layer on the GPUs, for the
+    largest-model search; None from it, or no check, places the model with ``evaluate``."""
     decode_bound: Callable[[Rig, Workload], float] | None = None
     """Upper bound on ``evaluate``'s decode speed for the shop's pruning; None with a custom
     ``evaluate`` turns pruning by speed off, because the bound is derived from the speed model."""
@@ -204,6 +207,25 @@ def _safe_evaluate(evaluate: Evaluate, rig: Rig, workload: Workload) -> FitResul
         return None
 
 
+def _cannot_hold_all_layers(rig: Rig, workload: Workload) -> bool:
+    from rigtui.core import fit as _fit
+
+    try:
+        return _fit.cannot_hold_all_layers(rig, workload)
+    except (ValueError, KeyError, LookupError, ArithmeticError):
+        return False
+
+
+def _checked_fit(check: Callable[[Rig, Workload], bool | None] | None, rig: Rig, workload: Workload) -> bool | None:
+    if check is None or not rig.gpus:
+        return None
+    try:
+        return check(rig, workload)
+    except (ValueError, KeyError, LookupError, ArithmeticError):
+        # As in _safe_evaluate: a workload the placement rejects does not fit.
+        return False
+
+
 def largest_fitting_models(
     rig: Rig,
     workload: Workload,
@@ -211,13 +233,14 @@ def largest_fitting_models(
     evaluate: Evaluate | None = None,
     limit: int = 1,
     sizes_like_fit: bool = False,
+    gpu_fit_check: Callable[[Rig, Workload], bool | None] | None = None,
 ) -> tuple[ModelSpec, ...]:
     """Return up to ``limit`` of the largest models (by total parameters) that fit on the GPUs.
 
     Models run under ``workload``'s quantization, runtime and context; models whose weights
     alone exceed the rig's memory are skipped without placing them. With ``rigtui.core.fit``
     (``evaluate`` None) or ``sizes_like_fit``, so are models whose layers, KV cache included,
-    exceed it.
+    exceed it. ``gpu_fit_check``, where it gives an answer, stands in for placing a model.
     """
     capacity = usable_vram_bytes(rig)
     room = _gpu_room(rig, workload) if evaluate is None or sizes_like_fit else math.inf
@@ -228,7 +251,11 @@ def largest_fitting_models(
         sized = replace(workload, model=model, context=min(workload.context, model.max_context))
         if gpu_bytes_needed(sized) > room:
             continue
-        fits = fits_on_gpus(_safe_evaluate(evaluate or _default_evaluate, rig, sized), model)
+        fits = _checked_fit(gpu_fit_check, rig, sized)
+        if fits is None and evaluate is None and _cannot_hold_all_layers(rig, sized):
+            fits = False
+        if fits is None:
+            fits = fits_on_gpus(_safe_evaluate(evaluate or _default_evaluate, rig, sized), model)
         if fits:
             found.append(model)
             if len(found) >= limit:
@@ -472,7 +499,8 @@ def evaluate_option(
     if with_largest and settings.models:
         if ("largest", key) not in cache:
             cache[("largest", key)] = largest_fitting_models(new_rig, settings.target, settings.models, settings.evaluate,
-                                                             sizes_like_fit=settings.evaluate_sizes_like_fit)
+                                                             sizes_like_fit=settings.evaluate_sizes_like_fit,
+                                                             gpu_fit_check=settings.gpu_fit_check)
         largest = cache[("largest", key)]
 
     cost, purchases, sales, price_notes, stale, unpriced_sales = _price_option(rig, option, settings)
