@@ -400,12 +400,15 @@ _NO_GAIN_TOKENS_S = 0.05
 
 
 def _has_idle_card(
-    rig: Rig, figures: OptionFigures, settings: UpgradeSettings, cache: dict, baseline: float
+    rig: Rig, figures: OptionFigures, settings: UpgradeSettings, cache: dict, baseline: float,
+    largest_seen: dict[tuple[str, ...], int] | None = None,
 ) -> tuple[bool, list[tuple[str, ...]]]:
     """Check whether leaving one bought card out gives a set as good for the goal and no dearer.
 
     Such a card takes no layers, or adds nothing the goal measures, so the set is dominated by
     the set without it. Returns the verdict and the sets checked, each as sorted GPU ids. A set of one bought card is never dominated, because buying nothing is not a shop result.
+    ``largest_seen``, when given, receives the largest model's parameter count of each set
+    placed, by its bought cards in slot order.
     """
     combo = figures.option.buy
     if len(combo) < 2 or figures.net_cost is None:
@@ -419,6 +422,8 @@ def _has_idle_card(
         option = _buy_option(tuple(rest), figures.option.sell, settings.gpus)
         smaller = evaluate_option(rig, option, settings, cache, with_largest=goal == "largest")
         placed.append(tuple(sorted(rest)))
+        if largest_seen is not None:
+            largest_seen[tuple(rest)] = _largest_params(smaller)
         if smaller.net_cost is None or smaller.net_cost.expected > figures.net_cost.expected:
             continue
         if goal == "largest":
@@ -487,6 +492,27 @@ class _FasterPartHolds:
             if self._known[part]:
                 return True
         return False
+
+
+def _largest_params(figures: OptionFigures) -> int:
+    return figures.largest_models[0].params_total if figures.largest_models else 0
+
+
+def _smaller_fits_as_large(combo: tuple[str, ...], bound: float, largest_seen: dict[tuple[str, ...], int]) -> bool:
+    """True when a set without one of ``combo``'s cards, placed already, fits a model as large as ``combo`` can.
+
+    ``bound`` is the most parameters a model that fits on ``combo`` has, so the smaller set is as
+    good for the largest goal at a lower cost, which is what ``_has_idle_card`` would find.
+    """
+    if len(combo) < 2:
+        return False
+    for index, card in enumerate(combo):
+        if index and combo[index - 1] == card:
+            continue
+        rest = combo[:index] + combo[index + 1:]
+        if largest_seen.get(rest, -1) >= bound:
+            return True
+    return False
 
 
 def optimistic_key(goal: Goal, bound: float, low_cost: float, may_fit: bool, baseline: float) -> tuple:
@@ -756,6 +782,8 @@ def shop(
     layer_fits: list[Counter[str]] = []
     """Minimal bought sets on which a stable layer split holds the target on the GPUs."""
     best: list[OptionFigures] = []
+    largest_seen: dict[tuple[str, ...], int] = {}
+    """Largest model's parameter count on each set placed for the largest goal, by its cards."""
     row_of: dict[tuple[str, ...], int] = {}
     """Row of each placed set in ``sets``, for its bound in the final stage."""
     placed_sets: set[tuple[str, ...]] = set()
@@ -794,10 +822,14 @@ def shop(
             continue
         if faster_part is not None and faster_part.dominated(combo):
             continue
+        if with_largest and row < combinations and _smaller_fits_as_large(combo, float(bounds[row]), largest_seen):
+            continue
         placed_sets.add(tuple(sorted(combo)))
         row_of[combo] = row
         option = _buy_option(combo, sell, settings.gpus)
         figures = evaluate_option(rig, option, screen_settings, screen_cache, with_largest=with_largest)
+        if with_largest:
+            largest_seen[combo] = _largest_params(figures)
         if refine and _layer_split_fits(figures):
             counts = Counter(combo)
             if not any(not (known - counts) for known in layer_fits):
@@ -809,7 +841,8 @@ def shop(
             continue
         # A set with an idle card must not take a finalist's place, or the idle variants of one
         # good set fill the results.
-        dominated, checked = _has_idle_card(rig, figures, screen_settings, screen_cache, baseline)
+        dominated, checked = _has_idle_card(rig, figures, screen_settings, screen_cache, baseline,
+                                            largest_seen if with_largest else None)
         placed_sets.update(checked)
         if dominated:
             continue
