@@ -122,7 +122,6 @@ def _fit(model: Any, catalog: Any, rig: Any, runtime: Any, quant: str, context: 
     """Place one model on the rig at its file's quantization; a core error becomes the reason."""
     from rigtui.core.fit import fit
     from rigtui.core.rig import Workload
-    from rigtui.tui.compute import uses_offload
 
     spec = catalog.quants[quant]
     extra = {"model_path": str(model.path)} if spec.format == "gguf" else {}
@@ -137,7 +136,7 @@ def _fit(model: Any, catalog: Any, rig: Any, runtime: Any, quant: str, context: 
         return {"error": str(exc) or type(exc).__name__}
     return {
         "fits": result.fits,
-        "offload": result.fits and uses_offload(result),
+        "offload": result.fits and result.uses_offload,
         "context": context,
         "split": result.split,
         "decode_tokens_per_s": result.decode.expected if result.decode else None,

@@ -22,12 +22,11 @@ from typing import Any, NamedTuple, Sequence
 import numpy as np
 
 from rigtui.core import fit as fit_module, memory, placement as pl, speed as sp
-from rigtui.core.results import FitResult
+from rigtui.core.results import OFFLOAD_WARNINGS, FitResult
 from rigtui.core.rig import GIB, MIB, Rig, Workload
 
 __all__ = ["MatrixCell", "OFFLOAD_WARNINGS", "cell_of", "evaluate", "fast_path_covers"]
 
-OFFLOAD_WARNINGS = ("cpu-offload", "expert-offload")
 # Errors the core raises for a workload it cannot place, so a cell reports them instead of a result.
 CELL_ERRORS = (ValueError, KeyError, LookupError, ArithmeticError)
 # Cells evaluated together, which bounds the memory of the per-layer arrays.
@@ -49,16 +48,9 @@ class MatrixCell(NamedTuple):
 
 
 def cell_of(result: FitResult) -> MatrixCell:
-    """Reduce a ``fit`` result to its cell.
-
-    llama.cpp keeps the token embedding in CPU RAM even on a full offload, so a CPU device
-    with weights alone is no offload. The core flags real offload with a warning.
-    """
-    offload = any(w.code in OFFLOAD_WARNINGS for w in result.warnings) or any(
-        d.kind == "cpu" and (d.layers or d.expert_layers) for d in result.devices
-    )
+    """Reduce a ``fit`` result to its cell; ``FitResult.uses_offload`` decides the offload mark."""
     decode = result.decode.expected if result.decode is not None else None
-    return MatrixCell(fits=result.fits, offload=result.fits and offload, decode=decode)
+    return MatrixCell(fits=result.fits, offload=result.fits and result.uses_offload, decode=decode)
 
 
 def _fit_cell(rig: Rig, workload: Workload) -> MatrixCell | Exception:

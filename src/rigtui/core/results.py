@@ -58,6 +58,10 @@ class SpeedRange:
         return {"low": round(self.low, 2), "expected": round(self.expected, 2), "high": round(self.high, 2)}
 
 
+OFFLOAD_WARNINGS = ("cpu-offload", "expert-offload")
+"""Warning codes of a placement that keeps repeating layers or MoE experts in CPU RAM."""
+
+
 @dataclass(frozen=True)
 class Warning_:
     """A warning with a stable code for scripts and a sentence for people."""
@@ -98,3 +102,14 @@ class FitResult:
     @property
     def gpu_layers(self) -> int:
         return sum(d.layers for d in self.devices if d.kind == "gpu")
+
+    @property
+    def uses_offload(self) -> bool:
+        """True when the placement keeps repeating layers or MoE experts in CPU RAM.
+
+        llama.cpp keeps the token embedding in CPU RAM even on a full offload, so a CPU device
+        with weights alone does not count. The core flags real offload with a warning.
+        """
+        if any(w.code in OFFLOAD_WARNINGS for w in self.warnings):
+            return True
+        return any(d.kind == "cpu" and (d.layers or d.expert_layers) for d in self.devices)

@@ -257,23 +257,9 @@ class CoreService:
         )
 
 
-OFFLOAD_WARNINGS = ("cpu-offload", "expert-offload")
-
-
-def uses_offload(result: FitResult) -> bool:
-    """True when a placement keeps repeating layers or MoE experts in CPU RAM.
-
-    llama.cpp keeps the token embedding in CPU RAM even on a full offload, so a CPU device
-    with weights alone does not count. The core flags real offload with a warning.
-    """
-    if any(w.code in OFFLOAD_WARNINGS for w in result.warnings):
-        return True
-    return any(d.kind == "cpu" and (d.layers or d.expert_layers) for d in result.devices)
-
-
 def _cell(result: FitResult) -> Cell:
     decode = result.decode.expected if result.decode is not None else None
-    return Cell(fits=result.fits, offload=result.fits and uses_offload(result), decode=decode)
+    return Cell(fits=result.fits, offload=result.fits and result.uses_offload, decode=decode)
 
 
 def _with(workload: Workload, **changes: Any) -> Workload:

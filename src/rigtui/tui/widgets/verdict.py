@@ -11,7 +11,7 @@ from typing import Any, Iterable
 from rich.text import Text
 
 from rigtui.core.results import FitResult
-from rigtui.tui.compute import Cell, Failed, uses_offload
+from rigtui.tui.compute import Cell, Failed
 from rigtui.core.rig_calibration import speed_label
 from rigtui.tui.widgets.format import context_label, gib, speed_range
 
@@ -26,7 +26,7 @@ def fit_class(result: FitResult | Cell | Failed | None) -> str:
         return "no"
     if isinstance(result, Cell):
         return "offload" if result.offload else "gpu"
-    return "offload" if uses_offload(result) else "gpu"
+    return "offload" if result.uses_offload else "gpu"
 
 
 # Full, half and empty circles: distinct shapes without colour, and present in common
