@@ -66,6 +66,7 @@ def test_local_with_gpu_places_each_model(capsys, folder: Path) -> None:
     assert tiny["fit"]["context"] == 8192
     assert tiny["fit"]["decode_tokens_per_s"] > 0
     assert tiny["path"] in tiny["fit"]["launch_command"]
+    assert tiny["fit"]["weights_source"] == "gguf-header"
 
 
 def test_local_context_capped_at_model_maximum(capsys, folder: Path) -> None:

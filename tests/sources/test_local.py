@@ -11,12 +11,15 @@ import gguf
 import pytest
 
 from gguf_files import write_tiny_llama
+from rigtui.catalog.loader import load_catalog
 from rigtui.sources.local import (
+    CACHE_FORMAT,
     FOLDER,
     HF_CACHE,
     LM_STUDIO,
     OLLAMA,
     ScanRoot,
+    catalog_entries,
     default_roots,
     detect_layout,
     scan_local_models,
@@ -204,7 +207,7 @@ def test_split_gguf_missing_part_is_an_error(tmp_path: Path) -> None:
     found = scan_local_models([ScanRoot(tmp_path, FOLDER)]).models
     assert [m.name for m in found] == ["Part-F16"]
     assert found[0].path == first
-    assert "part 2 of 2 is missing" in found[0].error
+    assert "missing part 2 of 2" in found[0].error
 
 
 def test_symlink_loop_lists_each_file_once(scan) -> None:
@@ -308,7 +311,7 @@ def test_header_cache_ignores_corrupt_file(tmp_path: Path) -> None:
     cache.write_text("{broken")
     found = scan_local_models([ScanRoot(tmp_path / "models", FOLDER)], cache_file=cache).models
     assert found[0].spec is not None
-    assert json.loads(cache.read_text())["format"] == 1
+    assert json.loads(cache.read_text())["format"] == CACHE_FORMAT
 
 
 def test_header_cache_drops_removed_files(tmp_path: Path) -> None:
@@ -323,3 +326,105 @@ def test_header_cache_drops_removed_files(tmp_path: Path) -> None:
     keys = list(json.loads(cache.read_text())["models"])
     assert len(keys) == 1
     assert "Kept-F16.gguf" in keys[0]
+
+
+def tensor_bytes_by_layer(*files: Path) -> tuple[list[int], int]:
+    """Bytes of each block's tensors and of all tensors, as the gguf package reads the files."""
+    per_layer: dict[int, int] = {}
+    total = 0
+    for path in files:
+        for tensor in gguf.GGUFReader(path).tensors:
+            total += int(tensor.n_bytes)
+            if tensor.name.startswith("blk."):
+                layer = int(tensor.name.split(".")[1])
+                per_layer[layer] = per_layer.get(layer, 0) + int(tensor.n_bytes)
+    return [per_layer[i] for i in sorted(per_layer)], total
+
+
+def test_gguf_entry_keeps_header_weights(scan) -> None:
+    model = by_name(scan)["Tiny-Q4_K_M"]
+    layers, total = tensor_bytes_by_layer(model.path)
+    assert model.weights is not None
+    assert model.weights.source == "gguf-header"
+    assert list(model.weights.layer_totals) == layers
+    assert model.weights.file_bytes == total
+
+
+def test_split_gguf_weights_count_every_part(scan) -> None:
+    split = by_name(scan)["Split-F16"]
+    parts = sorted(split.path.parent.glob("Split-F16-*.gguf"))
+    layers, total = tensor_bytes_by_layer(*parts)
+    assert split.weights is not None
+    assert list(split.weights.layer_totals) == layers
+    assert split.weights.file_bytes == total
+
+
+def test_safetensors_snapshot_has_no_weights(scan) -> None:
+    assert by_name(scan)["someone/Tiny-ST"].weights is None
+
+
+def test_catalog_entry_binds_weights_to_local_id(scan) -> None:
+    entries, _ = catalog_entries(scan, load_catalog())
+    entry = next(e for e in entries if e.model.name == "Tiny-Q4_K_M")
+    assert entry.weights is not None
+    assert entry.weights.model_id == entry.spec.id
+    assert entry.weights.quant_id == entry.quant == "Q4_K_M"
+    assert entry.weights.layers == entry.model.weights.layers
+
+
+def test_header_cache_keeps_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "models").mkdir()
+    write_tiny_llama(tmp_path / "models" / "Tiny-F16.gguf", split_max_tensors=10)
+    roots = [ScanRoot(tmp_path / "models", FOLDER)]
+    cache = tmp_path / "local-models.json"
+    first = scan_local_models(roots, cache_file=cache).models[0]
+    monkeypatch.setattr("rigtui.sources.gguf.read_header", lambda *args: pytest.fail("read despite the cache"))
+    second = scan_local_models(roots, cache_file=cache).models[0]
+    assert first.weights is not None
+    assert second.weights == first.weights
+    assert second.weights.source == "gguf-header"
+
+
+def test_header_cache_of_old_format_is_reread(tmp_path: Path) -> None:
+    (tmp_path / "models").mkdir()
+    write_tiny_llama(tmp_path / "models" / "Tiny-F16.gguf")
+    roots = [ScanRoot(tmp_path / "models", FOLDER)]
+    cache = tmp_path / "local-models.json"
+    scan_local_models(roots, cache_file=cache)
+    data = json.loads(cache.read_text())
+    for entry in data["models"].values():
+        del entry["weights"]
+    cache.write_text(json.dumps(dict(data, format=1)))
+    found = scan_local_models(roots, cache_file=cache).models[0]
+    assert found.weights is not None
+    assert json.loads(cache.read_text())["format"] == CACHE_FORMAT
+
+
+@pytest.mark.parametrize(
+    "weights",
+    [None, {"layers": [[1, 0]]}, {"layers": [[1, 0], [-5, 0]]}, {"layers": [[1, 0], [2, True]]}, "text"],
+    ids=["missing", "short", "negative", "bool", "not-object"],
+)
+def test_header_cache_invalid_weights_rereads_header(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, weights: object
+) -> None:
+    import rigtui.sources.gguf as gguf_source
+
+    (tmp_path / "models").mkdir()
+    path = write_tiny_llama(tmp_path / "models" / "Tiny-F16.gguf")
+    roots = [ScanRoot(tmp_path / "models", FOLDER)]
+    cache = tmp_path / "local-models.json"
+    scan_local_models(roots, cache_file=cache)
+    data = json.loads(cache.read_text())
+    for entry in data["models"].values():
+        good = entry["weights"]
+        entry["weights"] = weights if not isinstance(weights, dict) else dict(good, **weights)
+    cache.write_text(json.dumps(data))
+    reads: list[Path] = []
+    read_header = gguf_source.read_header
+    monkeypatch.setattr(gguf_source, "read_header", lambda part, *args: reads.append(part) or read_header(part, *args))
+    found = scan_local_models(roots, cache_file=cache).models[0]
+    assert reads == [path]
+    layers, _ = tensor_bytes_by_layer(path)
+    assert found.weights is not None
+    assert list(found.weights.layer_totals) == layers

@@ -187,3 +187,41 @@ async def test_scan_starts_after_background_load(catalog, settle, models_folder:
         await settle(pilot)
         assert len(app.state.local_files) == 2
         assert all(model_id in app.catalog.models for model_id in app.state.local_files)
+
+
+def _gguf_tensor_bytes(path: Path) -> int:
+    """Bytes of every tensor in a GGUF file, as the gguf package reads them."""
+    return sum(int(tensor.n_bytes) for tensor in gguf.GGUFReader(path).tensors)
+
+
+async def test_detail_of_local_row_uses_header_sizes(app_factory, settle, models_folder: Path) -> None:
+    app = app_factory(local_scan=lambda: scan_local_models([ScanRoot(models_folder, FOLDER)]))
+    async with app.run_test(size=SIZE) as pilot:
+        table = await open_matrix(app, pilot, settle)
+        await pilot.press("d")
+        await settle(pilot)
+        row = next(i for i, m in enumerate(app.screen.rows) if m.name == "Tiny-Q4_K_M")
+        table.move_cursor(row=row, column=1)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, FitDetailScreen)
+        result = app.screen.result
+        assert isinstance(result, FitResult)
+        assert result.weights_source == "gguf-header"
+        summary = str(app.screen.query_one("#detail-summary").render())
+        assert "Weights: exact tensor sizes from the GGUF header" in summary
+        path = models_folder / "publisher" / "Tiny-GGUF" / "Tiny-Q4_K_M.gguf"
+        assert sum(device.weights_bytes for device in result.devices) == _gguf_tensor_bytes(path)
+        assert result.model_file_bytes == _gguf_tensor_bytes(path)
+
+
+async def test_local_row_at_other_quant_is_estimated(app_factory, settle, models_folder: Path) -> None:
+    app = app_factory(local_scan=lambda: scan_local_models([ScanRoot(models_folder, FOLDER)]))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        model_id = next(m for m, (_, quant) in app.state.local_files.items() if quant == "Q4_K_M")
+        exact = app.state.workload(app.catalog, model=model_id, quant="Q4_K_M")
+        other = app.state.workload(app.catalog, model=model_id, quant="Q8_0")
+        assert exact.weights is not None and exact.weights.model_id == model_id
+        assert app.core.fit(app.state.rig, exact).weights_source == "gguf-header"
+        assert app.core.fit(app.state.rig, other).weights_source == "estimate"

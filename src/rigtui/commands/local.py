@@ -122,13 +122,14 @@ def _fit(model: Any, catalog: Any, rig: Any, runtime: Any, quant: str, context: 
     """Place one model on the rig at its file's quantization; a core error becomes the reason."""
     from rigtui.core.fit import fit
     from rigtui.core.rig import Workload
+    from rigtui.sources.local import bound_weights
 
     spec = catalog.quants[quant]
     extra = {"model_path": str(model.path)} if spec.format == "gguf" else {}
     kv = "auto" if runtime.engine in ("vllm", "sglang") else "f16"
     workload = Workload(
         model=model.spec, quant=spec, runtime=runtime, context=context, kv_cache=kv,
-        ggml_types=dict(catalog.ggml_types), extra=extra,
+        ggml_types=dict(catalog.ggml_types), extra=extra, weights=bound_weights(model, model.spec.id, quant),
     )
     try:
         result = fit(rig, workload)
@@ -143,6 +144,7 @@ def _fit(model: Any, catalog: Any, rig: Any, runtime: Any, quant: str, context: 
         "short_device": result.short_device,
         "short_by_bytes": result.short_by_bytes,
         "launch_command": result.launch_command,
+        "weights_source": result.weights_source,
     }
 
 

@@ -40,6 +40,7 @@ from rigtui.errors import RigtuiError
 
 if TYPE_CHECKING:
     from rigtui.core.catalog import Catalog
+    from rigtui.core.memory import ModelWeights
     from rigtui.core.specs import ModelSpec
 
 log = logging.getLogger(__name__)
@@ -98,6 +99,9 @@ class LocalModel:
     repo: str | None = None
     """Hugging Face repository id (hub cache) or publisher/model (LM Studio), when known."""
     parts: int = 1
+    weights: "ModelWeights | None" = None
+    """Every tensor's size from the GGUF header (all parts of a split file), grouped by layer as
+    placement uses them. None for a safetensors snapshot, whose sizes are estimated."""
 
     @property
     def problem(self) -> str | None:
@@ -418,28 +422,22 @@ def _display_name(path: Path) -> str:
     return path.name[: -len(".gguf")] if path.name.lower().endswith(".gguf") else path.name
 
 
-def _split_parts(path: Path) -> list[Path] | None:
-    """Return every part of a split GGUF named by its first part, [path] when not split.
-
-    Returns None for a later part, which is listed through its first.
-    """
-    split = _SPLIT.match(path.name)
-    if not split:
-        return [path]
-    if int(split.group("part")) != 1:
-        return None
-    count = int(split.group("count"))
-    width = len(split.group("part"))
-    return [path.with_name(f"{split.group('prefix')}-{i:0{width}d}-of-{split.group('count')}.gguf") for i in range(1, count + 1)]
-
-
 def _gguf_entry(
     path: Path, name: str, origin: str, budget: _Budget, *, repo: str | None = None, split: bool = True
 ) -> LocalModel | None:
-    """Read one GGUF model (all parts of a split one); None for files that are not models."""
-    parts = _split_parts(path) if split else [path]
-    if parts is None:
+    """Read one GGUF model (all parts of a split one); None for files that are not models.
+
+    A later part of a split model returns None, because the model is listed through its first part.
+    """
+    from rigtui.sources.gguf import GgufError, split_part_names
+
+    try:
+        names = split_part_names(str(path)) if split else None
+    except GgufError as exc:
+        return LocalModel(name=name, path=path, origin=origin, error=exc.message, repo=repo)
+    if names is not None and names[0] != str(path):
         return None
+    parts = [Path(part) for part in names] if names else [path]
     try:
         real = os.path.realpath(path)
     except OSError:
@@ -450,18 +448,18 @@ def _gguf_entry(
     key = budget.cache.key(parts) if budget.cache is not None else None
     cached = budget.cache.get(key) if budget.cache is not None and key is not None else None
     if cached is not None:
-        spec, file_type, file_bytes = cached
+        spec, file_type, file_bytes, weights = cached
     else:
         try:
-            found, file_bytes = _read_gguf_parts(parts, budget)
+            found = _read_gguf(parts, budget)
         except _Skip as skip:
             log.debug("not a model: %s (%s)", path, skip)
             return None
         except RigtuiError as exc:
             return LocalModel(name=name, path=path, origin=origin, error=exc.message, repo=repo, parts=len(parts))
-        spec, file_type = found.spec, found.file_type
+        spec, file_type, file_bytes, weights = found.spec, found.file_type, found.file_bytes, found.weights
         if budget.cache is not None and key is not None:
-            budget.cache.put(key, spec, file_type, file_bytes)
+            budget.cache.put(key, spec, file_type, file_bytes, weights)
     return LocalModel(
         name=name,
         path=path,
@@ -471,45 +469,28 @@ def _gguf_entry(
         spec=spec.model_copy(update={"source": repo or str(path)}),
         repo=repo,
         parts=len(parts),
+        weights=weights,
     )
 
 
-def _read_gguf_parts(parts: list[Path], budget: _Budget) -> tuple[Any, int]:
-    """Read the headers of every part and build the model from all their tensors.
-
-    Returns the ``GgufModel`` and the bytes of all parts together.
+def _read_gguf(parts: list[Path], budget: _Budget) -> Any:
+    """Read the headers of every part with ``read_model_file`` and return the ``GgufModel`` they describe.
 
     Raises:
-        GgufError: a part is missing, unreadable, malformed or shorter than its tensors require.
+        GgufError: a part is missing, unreadable, malformed, shorter than its tensors require,
+            or disagrees with the other parts.
         _Skip: the file is a vision projector, not a language model.
     """
-    from rigtui.sources.gguf import GgufError, GgufHeader, model_from_header, read_header, tensor_bytes
+    from rigtui.sources.gguf import GgufError, model_from_header, read_model_file
 
-    headers = []
-    total = 0
-    for index, part in enumerate(parts, start=1):
+    for part in parts:
         if part.is_symlink() and not part.exists():
             raise GgufError(f"{part}: broken symlink to {os.readlink(part)}")
-        if not part.is_file():
-            raise GgufError(f"{parts[0]}: part {index} of {len(parts)} is missing: {part.name}")
         budget.file()
-        header = read_header(part)
-        if index == 1 and header.architecture == "clip":
-            raise _Skip("a CLIP vision projector")
-        expected = header.data_offset + sum(tensor_bytes(t) for t in header.tensors)
-        size = part.stat().st_size
-        if size < expected:
-            raise GgufError(
-                f"{part}: truncated: the file has {size:,} bytes but its tensors end at byte {expected:,}; "
-                "download it again"
-            )
-        headers.append(header)
-        total += expected
-    first = headers[0]
-    if len(headers) > 1:
-        tensors = tuple(t for header in headers for t in header.tensors)
-        first = GgufHeader(first.version, first.metadata, tensors, first.data_offset, first.header_bytes)
-    return model_from_header(first, source=str(parts[0])), total
+    header = read_model_file(parts[0])
+    if header.architecture == "clip":
+        raise _Skip("a CLIP vision projector")
+    return model_from_header(header, source=str(parts[0]))
 
 
 def _config_entry(snapshot: Path, repo: str, weights: list[Path], budget: _Budget) -> LocalModel:
@@ -564,12 +545,16 @@ def safetensors_quant(config: Mapping[str, Any]) -> str | None:
 # --- the header cache ----------------------------------------------------------------------------
 
 CACHE_FILE = "local-models.json"
-CACHE_FORMAT = 1
-"""Version of the cache file's layout; a file of another version is ignored and rewritten."""
+CACHE_FORMAT = 2
+"""Version of the cache file's layout; a file of another version is ignored and rewritten.
+Format 2 added each model's per-layer weight sizes."""
 
 
 class HeaderCache:
     """Models read from GGUF headers, by the path, size and modification time of every part.
+
+    Each entry contains the model's spec, file type, file size and its weights grouped by layer
+    (``ModelWeights``), so that a model from the cache is placed with the header's exact sizes.
 
     Reading a Llama-3 8B header took 1.4 to 1.7 s on a 2-core VM, so without the cache a
     start-up scan of a few dozen models would cost the same CPU time at every start.
@@ -604,7 +589,11 @@ class HeaderCache:
             fields.append(f"{os.path.realpath(part)}:{info.st_size}:{info.st_mtime_ns}")
         return "|".join(fields)
 
-    def get(self, key: str) -> "tuple[ModelSpec, str | None, int] | None":
+    def get(self, key: str) -> "tuple[ModelSpec, str | None, int, ModelWeights] | None":
+        """Return the spec, file type, file size and weights stored for ``key``, or None.
+
+        An entry that does not validate counts as missing, so the model's header is read again.
+        """
         from pydantic import ValidationError
 
         from rigtui.core.specs import ModelSpec
@@ -614,15 +603,22 @@ class HeaderCache:
             return None
         try:
             spec = ModelSpec.model_validate(entry["spec"])
-            result = (spec, entry.get("file_type"), int(entry["file_bytes"]))
+            file_bytes = _count(entry["file_bytes"], "file_bytes")
+            weights = weights_from_json(entry["weights"], spec)
+            result = (spec, entry.get("file_type"), file_bytes, weights)
         except (KeyError, TypeError, ValueError, ValidationError) as exc:
             log.info("ignoring invalid local model cache entry for %s: %s", key, exc)
             return None
         self.used.add(key)
         return result
 
-    def put(self, key: str, spec: "ModelSpec", file_type: str | None, file_bytes: int) -> None:
-        self.entries[key] = {"spec": spec.model_dump(mode="json"), "file_type": file_type, "file_bytes": file_bytes}
+    def put(self, key: str, spec: "ModelSpec", file_type: str | None, file_bytes: int, weights: "ModelWeights") -> None:
+        self.entries[key] = {
+            "spec": spec.model_dump(mode="json"),
+            "file_type": file_type,
+            "file_bytes": file_bytes,
+            "weights": weights_to_json(weights),
+        }
         self.used.add(key)
         self.changed = True
 
@@ -648,6 +644,60 @@ class HeaderCache:
                 Path(temporary).unlink(missing_ok=True)
 
 
+def weights_to_json(weights: "ModelWeights") -> dict[str, Any]:
+    """Return a header's ModelWeights as plain JSON values for the cache file."""
+    return {
+        "layers": [[layer.dense_bytes, layer.expert_bytes] for layer in weights.layers],
+        "token_embd_bytes": weights.token_embd_bytes,
+        "output_bytes": weights.output_bytes,
+        "tied_embeddings": weights.tied_embeddings,
+        "tensor_types": dict(weights.tensor_types),
+    }
+
+
+def weights_from_json(data: Any, spec: "ModelSpec") -> "ModelWeights":
+    """Rebuild the ModelWeights that ``weights_to_json`` stored for ``spec``.
+
+    Raises:
+        ValueError: a value is missing, not a non-negative integer, or the layer count differs
+            from the spec's.
+    """
+    from rigtui.core.memory import LayerWeights, ModelWeights
+
+    if not isinstance(data, dict) or not isinstance(data.get("layers"), list):
+        raise ValueError("weights are not an object with a list of layers")
+    layers = data["layers"]
+    if len(layers) != spec.n_layers:
+        raise ValueError(f"weights have {len(layers)} layers, but the model has {spec.n_layers}")
+    rows = []
+    for index, layer in enumerate(layers):
+        if not isinstance(layer, list) or len(layer) != 2:
+            raise ValueError(f"layer {index} is not a [dense, experts] pair")
+        rows.append(LayerWeights(index, _count(layer[0], "dense bytes"), _count(layer[1], "expert bytes")))
+    types = data.get("tensor_types")
+    if not isinstance(types, dict):
+        raise ValueError("tensor_types is not an object")
+    tied = data.get("tied_embeddings")
+    if not isinstance(tied, bool):
+        raise ValueError("tied_embeddings is not true or false")
+    return ModelWeights(
+        tuple(rows),
+        _count(data.get("token_embd_bytes"), "token_embd_bytes"),
+        _count(data.get("output_bytes"), "output_bytes"),
+        tied,
+        {str(name): _count(size, f"bytes of {name}") for name, size in types.items()},
+        source="gguf-header",
+        model_id=spec.id,
+    )
+
+
+def _count(value: Any, what: str) -> int:
+    """Return ``value`` when it is a non-negative integer (not a bool), else raise ValueError."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{what} is {value!r}; expected a non-negative integer")
+    return value
+
+
 # --- into the catalog ----------------------------------------------------------------------------
 
 
@@ -660,6 +710,9 @@ class LocalEntry:
     """The model's spec with a ``local-`` id and the name it has on disk."""
     quant: str
     """Catalog quant id of the file's quantization."""
+    weights: "ModelWeights | None" = None
+    """The header's exact sizes, bound to ``spec.id`` and ``quant`` so that a Workload of this
+    model at this quantization places them (``Workload.weights``). None for safetensors."""
 
 
 def catalog_entries(scan: LocalScan, catalog: "Catalog") -> tuple[list[LocalEntry], list[str]]:
@@ -681,8 +734,21 @@ def catalog_entries(scan: LocalScan, catalog: "Catalog") -> tuple[list[LocalEntr
         spec = model.spec.model_copy(
             update={"id": f"local-{normalize_name(model.name)[:40]}-{digest}", "name": model.name, "aliases": []}
         )
-        entries.append(LocalEntry(model, spec, quant))
+        entries.append(LocalEntry(model, spec, quant, bound_weights(model, spec.id, quant)))
     return entries, problems
+
+
+def bound_weights(model: LocalModel, model_id: str, quant: str) -> "ModelWeights | None":
+    """Return the model's header sizes bound to a catalog model id and quant id, or None without them.
+
+    ``Workload.weights`` applies only to the model and quantization they name, so a Workload
+    that swaps either gets an estimate instead.
+    """
+    from dataclasses import replace
+
+    if model.weights is None:
+        return None
+    return replace(model.weights, model_id=model_id, quant_id=quant)
 
 
 def quant_id(model: LocalModel, catalog: "Catalog") -> str | None:

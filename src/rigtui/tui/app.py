@@ -297,7 +297,10 @@ class RigApp(App[None]):
             models.update({entry.spec.id: entry.spec for entry in entries})
             self.catalog = replace(self.catalog, models=models)
             self.core.catalog = self.catalog
-            self.state.add_local_files({entry.spec.id: (str(entry.model.path), entry.quant) for entry in entries})
+            self.state.add_local_files(
+                {entry.spec.id: (str(entry.model.path), entry.quant) for entry in entries},
+                {entry.spec.id: entry.weights for entry in entries if entry.weights is not None},
+            )
             self.revision = self.state.revision
             count = f"{len(entries)} model{'s' if len(entries) != 1 else ''}"
             self.notify(

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Hashable
 
 from rigtui.core.catalog import Catalog
+from rigtui.core.memory import ModelWeights
 from rigtui.core.rig import Rig, RigGpu, Workload
 
 UNDO_LIMIT = 200
@@ -60,13 +61,18 @@ class ExplorerState:
     """Increases on every change, undo and redo; screens compare it to skip stale redraws."""
     local_files: dict[str, tuple[str, str]] = field(default_factory=dict)
     """Models found on this disk: model id to (path, catalog quant id of the model's own files)."""
+    local_weights: dict[str, ModelWeights] = field(default_factory=dict)
+    """Exact tensor sizes from the GGUF headers of models found on this disk, by model id."""
     _undo: list[Snapshot] = field(default_factory=list)
     _redo: list[Snapshot] = field(default_factory=list)
     _last: str = "start"
 
-    def add_local_files(self, files: dict[str, tuple[str, str]]) -> None:
-        """Record models found on disk; screens redraw, and undo history is untouched."""
+    def add_local_files(
+        self, files: dict[str, tuple[str, str]], weights: dict[str, ModelWeights] | None = None
+    ) -> None:
+        """Record models found on disk and their header sizes; screens redraw, and undo history is untouched."""
         self.local_files.update(files)
+        self.local_weights.update(weights or {})
         self.revision += 1
 
     def set_rig(self, rig: Rig, description: str) -> None:
@@ -144,8 +150,10 @@ class ExplorerState:
         values.setdefault("ggml_types", catalog.ggml_types)
         local = self.local_files.get(values["model"])
         if local is not None and local[1] == values["quant"] and catalog.quants[local[1]].format == "gguf":
-            # The launch command loads the GGUF file found on disk, not a guessed file name.
+            # The launch command loads the GGUF file found on disk, not a guessed file name, and
+            # placement uses that file's tensor sizes (bound to this model and quant id).
             values.setdefault("extra", {"model_path": local[0]})
+            values.setdefault("weights", self.local_weights.get(values["model"]))
         return Workload(
             model=catalog.models[values.pop("model")],
             quant=catalog.quants[values.pop("quant")],
