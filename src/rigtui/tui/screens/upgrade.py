@@ -7,7 +7,6 @@ state, where undo returns to the rig before it.
 
 from __future__ import annotations
 
-import re
 from typing import Any, Hashable
 
 from rich.text import Text
@@ -17,14 +16,17 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Footer, Header, Label, Static
 
-from rigtui.core.money import PriceBook, format_money
-from rigtui.core.upgrade import GOALS, OptionFigures, UpgradePlan, UpgradeSettings, plan_upgrades, with_article
+from rigtui.core.money import PriceBook, PriceOverride, format_money
+from rigtui.core.upgrade import GOALS, OptionFigures, UpgradePlan, UpgradeSettings, plan_upgrades
 from rigtui.tui.screens.base import ExplorerScreen
 from rigtui.tui.state import rig_key, workload_key
-from rigtui.tui.widgets.dialogs import Choice, Picker, Prompt, number_check
-from rigtui.tui.widgets.format import gib, params_label
+from rigtui.tui.widgets.dialogs import Choice, Picker, Prompt, currency_check, number_check, optional_number_check
+from rigtui.tui.widgets.format import params_label
+from rigtui.tui.widgets.upgrade_view import DEFAULT_CURRENCY, option_detail, option_row, short_title
 
-DEFAULT_CURRENCY = "USD"
+__all__ = ["OptionTable", "UpgradeScreen", "short_title"]
+
+DEFAULT_HOURS_PER_DAY = 8.0
 LOADING = "Computing the upgrade options…"
 OPTION_WIDTH = 28
 OPTION_WIDTH_WIDE = 58
@@ -39,93 +41,6 @@ class OptionTable(DataTable[Any]):
     ]
 
 
-_ARTICLE_BEFORE_GEFORCE = re.compile(r"\b(?:a|an) GeForce (\S+)")
-
-
-def short_title(title: str) -> str:
-    """Drop "GeForce " from an option title, fixing the article before it ("a GeForce RTX" to "an RTX")."""
-    title = _ARTICLE_BEFORE_GEFORCE.sub(lambda m: with_article(m.group(1)), title)
-    return title.replace("GeForce ", "")
-
-
-def _money(amount: float | None, currency: str) -> str:
-    return "—" if amount is None else format_money(amount, currency)
-
-
-def option_row(figures: OptionFigures, wide: bool = True) -> list[Text]:
-    """Return the table cells of one option, in ``COLUMNS`` order; narrow tables name the largest model by size only."""
-    currency = figures.currency or DEFAULT_CURRENCY
-    if figures.net_cost is None:
-        cost = Text("no price", style="dim")
-    else:
-        bound = "≤ " if figures.unpriced_sales else ""
-        cost = Text(bound + _money(figures.net_cost.expected, currency))
-        if figures.stale_prices:
-            cost.append(" *", style="yellow")
-        if figures.within_budget is False:
-            cost.stylize("red")
-    largest = figures.largest_models[0] if figures.largest_models else None
-    decode = Text(f"{figures.decode.expected:.1f}" if figures.decode and figures.target_fits else "no fit",
-                  style="" if figures.target_fits else "dim")
-    power = Text(f"{figures.power.sustained_w} W")
-    if figures.psu_upgrade_needed:
-        power.append(" PSU!", style="bold red")
-    largest_label = "—"
-    if largest is not None:
-        largest_label = f"{params_label(largest.params_total)} {largest.name}" if wide else params_label(largest.params_total)
-    return [
-        Text(str(figures.rank)),
-        Text(short_title(figures.option.title), no_wrap=True, overflow="ellipsis"),
-        decode,
-        cost,
-        Text(largest_label, no_wrap=True),
-        Text(gib(figures.usable_vram_bytes, 0)),
-        power,
-        Text("—" if figures.cost_per_token_s is None else f"{figures.cost_per_token_s:,.0f}"),
-        Text(_money(figures.tco_12_months.expected if figures.tco_12_months else None, currency)),
-    ]
-
-
-def _name(settings: UpgradeSettings, gpu_id: str) -> str:
-    spec = settings.gpus.get(gpu_id)
-    return spec.name.replace("GeForce ", "") if spec else gpu_id
-
-
-def option_detail(figures: OptionFigures, settings: UpgradeSettings) -> Text:
-    """Describe one option in full: money with dates, speed, power and the reason for its rank."""
-    currency = figures.currency or settings.prices.currency
-    text = Text()
-    text.append(f"{figures.rank}. {figures.option.title}\n", style="bold")
-    text.append(f"{figures.rank_reason}\n")
-    text.append("Cards: " + " + ".join(g.name for g in figures.rig.gpus) + ("  (NVLink)" if figures.rig.nvlink_pairs else "") + "\n")
-    if figures.net_cost is not None:
-        cost = figures.net_cost
-        bound = "at most " if figures.unpriced_sales else ""
-        text.append(f"Net cost {bound}{_money(cost.expected, currency)} "
-                    f"({_money(cost.low, currency)} to {_money(cost.high, currency)})\n")
-    for quote in figures.purchases:
-        when = quote.as_of.isoformat() if quote.as_of else "your price"
-        text.append(f"  buy {_name(settings, quote.gpu)} {quote.condition}: {_money(quote.expected, currency)}, as of {when}")
-        text.append(" (stale)\n" if quote.stale else "\n", style="yellow" if quote.stale else "")
-    for quote in figures.sales:
-        when = quote.as_of.isoformat() if quote.as_of else "your price"
-        text.append(f"  sell {_name(settings, quote.gpu)} used: {_money(quote.expected, currency)}, as of {when}")
-        text.append(" (stale)\n" if quote.stale else "\n", style="yellow" if quote.stale else "")
-    if figures.decode and figures.prefill:
-        text.append(f"Decode {figures.decode.expected:.1f} tok/s ({figures.decode.low:.1f}–{figures.decode.high:.1f}), "
-                    f"prefill {figures.prefill.expected:.0f} tok/s\n")
-    slots = "unknown" if figures.slots_needed is None else f"{figures.slots_needed:g}"
-    text.append(f"Slots {slots}, PCIe lanes {figures.lanes_needed}; peak {figures.power.transient_w:.0f} W, "
-                f"PSU {figures.power.recommended_psu_w} W recommended\n")
-    if figures.psu_upgrade_needed:
-        text.append(figures.power.messages[-1] + "\n", style="red")
-    if figures.electricity_per_year is not None:
-        text.append(f"Electricity {_money(figures.electricity_per_year, currency)} a year\n")
-    for note in figures.price_notes:
-        text.append(note + "\n", style="dim")
-    return text
-
-
 class UpgradeScreen(ExplorerScreen):
     """What to buy next: every option with cost, memory, speed and power, ranked by a goal."""
 
@@ -134,12 +49,20 @@ class UpgradeScreen(ExplorerScreen):
         "Each row is a way to change the rig's cards, with its net cost after resale (prices older "
         "than six months are marked *), usable memory, the largest catalog model that fits, decode "
         "speed on the target model, power and the 12-month cost. Enter opens the option as a "
-        "what-if rig on every screen; undo returns to this rig."
+        "what-if rig on every screen; undo returns to this rig. Prices are in one currency and "
+        "never converted; your own price for a card replaces the catalog's. The PSU rating is the "
+        "rig's own, set on the Rig screen."
     )
     BINDINGS = [
         Binding("t", "set_target", "Target", id="upgrade-target", tooltip="The model speed is measured on"),
         Binding("g", "cycle_goal", "Goal", id="upgrade-goal", tooltip="Largest model, fastest, or cost per token/s"),
         Binding("b", "set_budget", "Budget", id="upgrade-budget", tooltip="Most to spend, net of resale"),
+        Binding("c", "set_currency", "Currency", id="upgrade-currency",
+                tooltip="Currency of prices and budget; prices are never converted"),
+        Binding("e", "set_kwh_price", "kWh", id="upgrade-kwh-price",
+                tooltip="Electricity price per kWh, for yearly running cost and 12-month cost"),
+        Binding("h", "set_hours", "Hours", id="upgrade-hours", tooltip="Hours per day the rig runs at load"),
+        Binding("o", "set_price", "Price", id="upgrade-price", tooltip="Your own price for a card, new and used"),
     ]
 
     DEFAULT_CSS = """
@@ -154,6 +77,10 @@ class UpgradeScreen(ExplorerScreen):
         self.goal = "fastest"
         self.budget: float | None = None
         self.currency = DEFAULT_CURRENCY
+        self.kwh_price: float | None = None
+        self.hours_per_day = DEFAULT_HOURS_PER_DAY
+        self.price_overrides: dict[str, float] = {}
+        """The user's prices by GPU id, in ``currency``, for both conditions."""
         self.plan: UpgradePlan | None = None
         self.settings: UpgradeSettings | None = None
         self._plans: dict[Hashable, tuple[UpgradePlan, UpgradeSettings]] = {}
@@ -179,24 +106,30 @@ class UpgradeScreen(ExplorerScreen):
     def _settings(self) -> UpgradeSettings:
         app = self.rig_app
         model = self.target_model or app.state.settings.model
+        overrides = [PriceOverride(gpu_id, amount) for gpu_id, amount in sorted(self.price_overrides.items())]
         return UpgradeSettings(
             target=app.workload(model=model, split="auto"),
             gpus=app.catalog.gpus,
-            prices=PriceBook(app.catalog.prices, self.currency),
+            prices=PriceBook(app.catalog.prices, self.currency, overrides),
             models=tuple(app.catalog.models.values()),
             goal=self.goal,  # type: ignore[arg-type]
             budget=self.budget,
+            kwh_price=self.kwh_price,
+            hours_per_day=self.hours_per_day,
         )
 
     def _key(self, settings: UpgradeSettings) -> Hashable:
-        return (rig_key(self.rig_app.state.rig), workload_key(settings.target), self.goal, self.budget, self.currency)
+        return (rig_key(self.rig_app.state.rig), workload_key(settings.target), self.goal, self.budget, self.currency,
+                self.kwh_price, self.hours_per_day, tuple(sorted(self.price_overrides.items())))
 
     def redraw(self) -> None:
         settings = self._settings()
         budget = "no budget" if self.budget is None else f"budget {format_money(self.budget, self.currency)}"
+        power = "" if self.kwh_price is None else f" · {self.kwh_price:g} {self.currency}/kWh, {self.hours_per_day:g} h/day"
+        yours = f" · {len(self.price_overrides)} your price(s)" if self.price_overrides else ""
         self.query_one("#upgrade-status", Label).update(
             f"Target {settings.target.model.name} {settings.target.quant.name} · goal {self.goal} · {budget} · "
-            f"prices in {self.currency}, * older than six months"
+            f"prices in {self.currency}, * older than six months{power}{yours}"
         )
         cached = self._plans.get(self._key(settings))
         if cached is not None:
@@ -293,3 +226,89 @@ class UpgradeScreen(ExplorerScreen):
             Prompt(f"Budget in {self.currency} (0 for none)", current, "net of resale", number_check(0, 1e7, self.currency)),
             chosen,
         )
+
+    def action_set_currency(self) -> None:
+        def chosen(text: str | None) -> None:
+            if text is None:
+                return
+            code = text.strip().upper()
+            if code != self.currency and (self.budget is not None or self.kwh_price is not None or self.price_overrides):
+                # A budget and prices in the old currency mean nothing in the new one.
+                self.budget = None
+                self.kwh_price = None
+                self.price_overrides = {}
+                self.notify(f"Cleared the budget, kWh price and your prices in {self.currency}; "
+                            f"amounts are never converted.", timeout=4, markup=False)
+            self.currency = code
+            self.redraw()
+
+        self.app.push_screen(
+            Prompt("Currency of prices and budget", self.currency, "three letters, such as USD or EUR; no conversion",
+                   currency_check),
+            chosen,
+        )
+
+    def action_set_kwh_price(self) -> None:
+        def chosen(text: str | None) -> None:
+            if text is None:
+                return
+            self.kwh_price = float(text) if text.strip() else None
+            self.redraw()
+
+        current = "" if self.kwh_price is None else f"{self.kwh_price:g}"
+        self.app.push_screen(
+            Prompt(f"Electricity price per kWh in {self.currency}", current, "empty for none",
+                   optional_number_check(0, 100, f"{self.currency} per kWh")),
+            chosen,
+        )
+
+    def action_set_hours(self) -> None:
+        def chosen(text: str | None) -> None:
+            if text is None:
+                return
+            self.hours_per_day = float(text)
+            self.redraw()
+
+        self.app.push_screen(
+            Prompt("Hours per day at load", f"{self.hours_per_day:g}", "for running cost",
+                   number_check(0, 24, "hours")),
+            chosen,
+        )
+
+    def action_set_price(self) -> None:
+        app = self.rig_app
+        highlighted = self._highlighted()
+        first = list(dict.fromkeys(highlighted.option.buy)) if highlighted else []
+        book = PriceBook(app.catalog.prices, self.currency)
+        ordered = first + sorted((g for g in app.catalog.gpus if g not in first), key=lambda g: app.catalog.gpus[g].name)
+        choices = []
+        for gpu_id in ordered:
+            quote = book.buy_quote(gpu_id)
+            if gpu_id in self.price_overrides:
+                hint = f"your price {format_money(self.price_overrides[gpu_id], self.currency)}"
+            else:
+                hint = "no price" if quote is None else f"catalog {format_money(quote.expected, self.currency)}"
+            choices.append(Choice(gpu_id, app.catalog.gpus[gpu_id].name, hint))
+
+        def priced(gpu_id: str, text: str | None) -> None:
+            if text is None:
+                return
+            if text.strip():
+                self.price_overrides[gpu_id] = float(text)
+            else:
+                self.price_overrides.pop(gpu_id, None)
+            self.redraw()
+
+        def chosen(gpu_id: str | None) -> None:
+            if not gpu_id:
+                return
+            name = app.catalog.gpus[gpu_id].name
+            current = f"{self.price_overrides[gpu_id]:g}" if gpu_id in self.price_overrides else ""
+            app.push_screen(
+                Prompt(f"Your price for {name} in {self.currency}", current, "new and used; empty for the catalog's",
+                       optional_number_check(0, 1e7, self.currency)),
+                lambda text: priced(gpu_id, text),
+            )
+
+        app.push_screen(Picker("Your price for which card", choices, first[0] if first else None), chosen)
+

@@ -143,6 +143,20 @@ def number_check(low: float, high: float, unit: str) -> Callable[[str], str | No
     return check
 
 
+def currency_check(text: str) -> str | None:
+    """A ``Prompt`` check that accepts a three-letter currency code."""
+    code = text.strip()
+    if len(code) != 3 or not code.isalpha():
+        return f"invalid currency {text!r}; enter a three-letter code such as USD or EUR"
+    return None
+
+
+def optional_number_check(low: float, high: float, unit: str) -> Callable[[str], str | None]:
+    """A ``Prompt`` check like ``number_check`` that also accepts an empty value."""
+    check = number_check(low, high, unit)
+    return lambda text: None if not text.strip() else check(text)
+
+
 TOKEN_SUFFIXES = {"k": 1 << 10, "m": 1 << 20}
 """Binary multipliers, as llama.cpp users write contexts: 32k is 32,768 tokens."""
 
