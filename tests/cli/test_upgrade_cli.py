@@ -127,3 +127,27 @@ def test_upgrade_unknown_resale_is_upper_bound(capsys) -> None:
     text = capsys.readouterr().out
     assert "≤ 3,600" in text
     assert "Resale of GeForce RTX 3090 not counted" in text
+
+
+def test_shop_goal_currency_and_max_cards(capsys) -> None:
+    data = _json(capsys, ["shop", "--budget", "3000", "--max-cards", "2", "--goal", "value", "--currency", "usd",
+                          "--target-model", "llama-3.3-70b", "--top", "4"])
+    assert data["goal"] == "value"
+    assert data["currency"] == "USD"
+    assert data["budget"] == 3000
+    assert len(data["options"]) == 4
+    assert all(len(o["gpus"]) <= 2 for o in data["options"])
+    assert [o["rank"] for o in data["options"]] == [1, 2, 3, 4]
+    assert all(o["net_cost"]["currency"] == "USD" for o in data["options"])
+
+
+def test_shop_other_currency_searches_nothing(capsys) -> None:
+    data = _json(capsys, ["shop", "--budget", "3000", "--currency", "EUR", "--target-model", "llama-3.1-8b"])
+    assert data["options"] == []
+    assert data["purchasable"] == []
+    assert any("no EUR purchase price" in n for n in data["notes"])
+
+
+def test_shop_bad_max_cards_is_usage_error(capsys) -> None:
+    assert main(["shop", "--budget", "3000", "--max-cards", "9", "--target-model", "llama-3.1-8b"]) == 2
+    assert "--max-cards: 9 is out of range" in capsys.readouterr().err

@@ -856,7 +856,7 @@ def shop(
         best = [evaluate_option(rig, f.option, evaluate_settings, cache) for f in best]
     ranked = rank_options(best, settings.goal, settings.target.model, baseline)
     searched = tuple(gpu_id for gpu_id, _ in priced)
-    notes.insert(0, f"Searched the {len(searched)} cards with a {currency} purchase price; only they can be bought.")
+    notes.insert(0, f"Searched the {len(searched)} cards with a purchase price in {currency}; only they can be bought.")
     if unpriced:
         notes.append(
             f"{len(unpriced)} cards the runtime drives have no {currency} purchase price and were left out; "
