@@ -420,7 +420,8 @@ def _has_idle_card(
         rest = list(combo)
         rest.remove(card)
         option = _buy_option(tuple(rest), figures.option.sell, settings.gpus)
-        smaller = evaluate_option(rig, option, settings, cache, with_largest=goal == "largest")
+        # The largest goal compares the largest model only, so the target is not placed for it.
+        smaller = evaluate_option(rig, option, settings, cache, with_largest=goal == "largest", with_target=goal != "largest")
         placed.append(tuple(sorted(rest)))
         if largest_seen is not None:
             largest_seen[tuple(rest)] = _largest_params(smaller)
@@ -765,6 +766,11 @@ def shop(
         for optimistic_full, position, screened in order:
             if len(chosen) >= top and (optimistic_full, position) > chosen[top - 1][:2]:
                 break
+            if with_largest:
+                # As in the search, the target's speed only breaks ties of model size and cost.
+                sized = evaluate_option(rig, screened.option, evaluate_settings, cache, with_target=False)
+                if len(chosen) >= top and rank_key(sized, settings.goal, baseline)[:3] > chosen[top - 1][0][:3]:
+                    continue
             figures = evaluate_option(rig, screened.option, evaluate_settings, cache, with_largest=with_largest)
             key = rank_key(figures, settings.goal, baseline)
             if len(chosen) >= top and (key, position) > chosen[top - 1][:2]:
@@ -827,9 +833,16 @@ def shop(
         placed_sets.add(tuple(sorted(combo)))
         row_of[combo] = row
         option = _buy_option(combo, sell, settings.gpus)
-        figures = evaluate_option(rig, option, screen_settings, screen_cache, with_largest=with_largest)
+        # For the largest goal the target's speed only breaks ties of model size and cost, so it is
+        # placed once the set could enter the results on those two.
+        figures = evaluate_option(rig, option, screen_settings, screen_cache, with_largest=with_largest,
+                                  with_target=not with_largest)
         if with_largest:
             largest_seen[combo] = _largest_params(figures)
+            if figures.within_budget is False or \
+                    (len(best) >= kept_count and rank_key(figures, settings.goal, baseline)[:3] > rank_key(best[-1], settings.goal, baseline)[:3]):
+                continue
+            figures = evaluate_option(rig, option, screen_settings, screen_cache, with_largest=True)
         if refine and _layer_split_fits(figures):
             counts = Counter(combo)
             if not any(not (known - counts) for known in layer_fits):

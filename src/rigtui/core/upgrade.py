@@ -476,12 +476,15 @@ def evaluate_option(
     settings: UpgradeSettings,
     cache: dict | None = None,
     with_largest: bool = True,
+    with_target: bool = True,
 ) -> OptionFigures:
     """Compute every figure of one option.
 
     ``cache`` maps a card set to its placement and largest models, so options and shop
     combinations that end in the same cards are placed once. ``with_largest=False`` skips
-    the search for the largest model that fits, the costliest figure.
+    the search for the largest model that fits, the costliest figure. ``with_target=False``
+    skips placing the target, for callers that need the other figures only: the target then
+    has no placement, does not fit and has no speed.
     """
     evaluate = settings.evaluate or _default_evaluate
     new_rig = build_rig(rig, option, settings.gpus)
@@ -492,9 +495,11 @@ def evaluate_option(
     )
     if cache is None:
         cache = {}
-    if ("fit", key) not in cache:
-        cache[("fit", key)] = _safe_evaluate(evaluate, new_rig, settings.target)
-    result = cache[("fit", key)]
+    result = None
+    if with_target:
+        if ("fit", key) not in cache:
+            cache[("fit", key)] = _safe_evaluate(evaluate, new_rig, settings.target)
+        result = cache[("fit", key)]
     largest: tuple[ModelSpec, ...] = ()
     if with_largest and settings.models:
         if ("largest", key) not in cache:
