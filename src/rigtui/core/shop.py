@@ -700,6 +700,12 @@ def shop(
     may_fit = gpu_room >= fit_floor
     # A set that cannot hold the target even with CPU RAM does not run: its decode speed is 0.
     may_run = gpu_room + _placement.cpu_capacity(rig) >= run_floor
+    search_may_fit = may_fit
+    if screening and target_figures is not None:
+        # Under the screen's layer split every card that holds layers also holds a compute buffer.
+        compute = target_figures.compute_bytes
+        search_may_fit = column_sums(sets, np.maximum(capacities - compute, 0.0),
+                                     sum(max(c.capacity - compute, 0.0) for c in kept_bounds)) >= fit_floor
 
     def combo_of(row: int) -> tuple[str, ...]:
         return tuple(ids[i] for i in sets[row] if i != NO_CARD)
@@ -718,7 +724,7 @@ def shop(
         bounds = np.array([bound_of(combo_of(row)) for row in range(combinations)], dtype=float)
     if settings.goal != "largest":
         bounds = np.where(may_run, bounds, 0.0)
-    order = np.lexsort((np.arange(combinations), *reversed(optimistic_columns(settings.goal, bounds, low_costs, may_fit, baseline))))
+    order = np.lexsort((np.arange(combinations), *reversed(optimistic_columns(settings.goal, bounds, low_costs, search_may_fit, baseline))))
 
     refined: set[tuple[str, ...]] = set()
     pushed: list[tuple[tuple, int, tuple[str, ...], float, bool]] = []
@@ -731,10 +737,10 @@ def shop(
         while position < len(order) or pushed:
             if position < len(order):
                 row = int(order[position])
-                key = optimistic(float(bounds[row]), float(low_costs[row]), bool(may_fit[row]))
+                key = optimistic(float(bounds[row]), float(low_costs[row]), bool(search_may_fit[row]))
                 if not pushed or (key, row) < pushed[0][:2]:
                     position += 1
-                    yield key, row, combo_of(row), float(low_costs[row]), bool(may_fit[row])
+                    yield key, row, combo_of(row), float(low_costs[row]), bool(search_may_fit[row])
                     continue
             yield heapq.heappop(pushed)
 
