@@ -473,14 +473,17 @@ class _Batch:
         k = len(subset)
         b = self.base[idx]
         n = self.n[idx]
-        gpu_layers = counts.sum(axis=1)
+        # Column by column: numpy reduces a short last axis slowly.
+        gpu_layers = counts[:, 0].copy()
+        for slot in range(1, k):
+            gpu_layers += counts[:, slot]
         full = gpu_layers >= n
         first = np.where(full, 0, n - gpu_layers)
         ncm = np.minimum(ncm, n)
         starts = np.empty_like(counts)
         starts[:, 0] = first
-        if k > 1:
-            starts[:, 1:] = first[:, None] + np.cumsum(counts, axis=1)[:, :-1]
+        for slot in range(1, k):
+            starts[:, slot] = starts[:, slot - 1] + counts[:, slot - 1]
         ends = starts + counts
         bs, be = b[:, None] + starts, b[:, None] + ends
         moved_end = np.clip(ncm[:, None], starts, ends)
@@ -509,9 +512,12 @@ class _Batch:
             compute[:, slot] = value
         capacity = np.array([self.capacity[g] for g in subset], dtype=np.int64)
         free = capacity[None, :] - (weights + kv + compute + self.overhead)
+        gpu_fit = free[:, 0] >= 0
+        for slot in range(1, k):
+            gpu_fit &= free[:, slot] >= 0
         host = self.host[idx, _host_index(copies4, (cpu_layers > 0).astype(np.int64), (~full).astype(np.int64))]
         cpu_free = self.cpu_capacity - (cpu_weights + cpu_kv + host)
-        return _Layout(counts, ncm, full, weights, kv, holds_output, free, (free >= 0).all(axis=1),
+        return _Layout(counts, ncm, full, weights, kv, holds_output, free, gpu_fit,
                        cpu_weights, cpu_kv, cpu_layers, cpu_experts, cpu_free >= 0, cpu_free, scratch, copies4)
 
     def _repair(self, idx: np.ndarray, subset: tuple[int, ...], counts: np.ndarray, ncm: np.ndarray,
