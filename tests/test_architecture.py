@@ -22,3 +22,23 @@ def test_readme_test_command_is_what_ci_runs() -> None:
     ci = (ROOT / ".ci" / "run").read_text()
     command = next(line for line in ci.splitlines() if "pytest" in line).strip()
     assert command in readme, f"README must show the command .ci/run runs: {command}"
+
+
+def test_readme_lists_every_subcommand() -> None:
+    from rigtui.cli import COMMANDS
+
+    readme = (ROOT / "README.md").read_text()
+    for name in COMMANDS:
+        if name != "app":
+            assert f"| `rigtui {name}" in readme, f"README's command table lacks `rigtui {name}`"
+
+
+def test_readme_lists_every_screen_key() -> None:
+    from rigtui.tui.app import RigApp
+
+    readme = (ROOT / "README.md").read_text()
+    screens = [b for b in RigApp.BINDINGS if b.action.startswith("show(")]
+    assert screens
+    for binding in screens:
+        row = f"| `{binding.key}` | {binding.description}"
+        assert row in readme, f"README's key table lacks the row {row!r}"

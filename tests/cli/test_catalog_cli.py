@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -91,3 +93,43 @@ def test_paths_honours_environment(capsys, tmp_path: Path, monkeypatch) -> None:
     assert code == 0
     assert paths["user_catalogs"] == str(tmp_path / "c" / "catalog")
     assert paths["saved_rigs"] == str(tmp_path / "d" / "rigs")
+
+
+def _gguf_files() -> Any:
+    """Import the GGUF writer helper that the source tests share."""
+    path = Path(__file__).parents[1] / "sources" / "gguf_files.py"
+    spec = importlib.util.spec_from_file_location("gguf_files_for_paths", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_paths_lists_files_where_rigtui_writes(capsys, tmp_path: Path, monkeypatch) -> None:
+    from rigtui.core.rig_calibration import Measurement
+    from rigtui.sources.local import scan_default_locations
+    from rigtui.sources.measurements import append_record
+
+    monkeypatch.setenv("RIGTUI_DATA_DIR", str(tmp_path / "d"))
+    monkeypatch.setenv("RIGTUI_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("RIGTUI_SCAN_DEFAULTS", "0")
+    monkeypatch.setenv("RIGTUI_SCAN_DIRS", str(tmp_path / "models"))
+    code, out, _ = run_cli(capsys, "paths", "--json")
+    paths = json.loads(out)
+    assert code == 0
+    written = append_record(Measurement("rig", "llama-cpp", None, None, None, 90.0))
+    assert paths["measurements"] == str(written)
+    (tmp_path / "models").mkdir()
+    _gguf_files().write_tiny_llama(tmp_path / "models" / "Tiny-F16.gguf")
+    scan_default_locations()
+    assert Path(paths["local_model_cache"]).is_file()
+
+
+def test_paths_table_names_new_files(capsys, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("RIGTUI_DATA_DIR", str(tmp_path / "d"))
+    code, out, _ = run_cli(capsys, "paths")
+    assert code == 0
+    lines = {line.split("  ", 1)[0]: line for line in out.splitlines()}
+    assert str(tmp_path / "d" / "measurements.jsonl") in lines["measurements"]
+    assert lines["measurements"].endswith("(not created yet)")
+    assert "local-models.json" in lines["local model cache"]

@@ -1,4 +1,4 @@
-"""`rigtui paths`: where the config, user catalogs, saved rigs and caches live."""
+"""`rigtui paths`: where the config, user catalogs, saved rigs, measurements and caches live."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import json
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "paths",
-        help="show where rigtui reads config and user catalogs and keeps saved rigs and caches",
+        help="show where rigtui reads config and user catalogs and keeps saved rigs, measurements and caches",
         description="Show rigtui's folders. Set RIGTUI_CONFIG_DIR, RIGTUI_DATA_DIR or RIGTUI_CACHE_DIR to move them.",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
@@ -19,13 +19,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from rigtui.catalog import bundled_data_dir
     from rigtui.paths import user_paths
+    from rigtui.sources.local import CACHE_FILE
+    from rigtui.sources.measurements import measurements_path
 
     paths = user_paths()
     rows = {
         "config_file": paths.config_file,
         "user_catalogs": paths.catalog_dir,
         "saved_rigs": paths.rigs_dir,
+        "measurements": measurements_path(),
         "cache": paths.cache_dir,
+        "local_model_cache": paths.cache_dir / CACHE_FILE,
         "logs": paths.log_dir,
         "bundled_catalogs": bundled_data_dir(),
     }
