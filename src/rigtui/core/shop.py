@@ -36,7 +36,13 @@ import numpy as np
 from rigtui.core import memory as _memory
 from rigtui.core import placement as _placement
 from rigtui.core import speed as _speed
-from rigtui.core.fit import EXPERIMENTAL_SPLITS, STRATEGIES, every_card_holds_all_layers, plan_every_card
+from rigtui.core.fit import (
+    EXPERIMENTAL_SPLITS,
+    STRATEGIES,
+    cannot_hold_all_layers,
+    every_card_holds_all_layers,
+    plan_every_card,
+)
 from rigtui.core.results import FitResult
 from rigtui.core.shop_sets import NO_CARD, CardArrays, affordable_sets, column_sums, turn_taking_bounds
 from rigtui.core.rig import MIB, Rig, Workload
@@ -420,6 +426,9 @@ def _has_idle_card(
         rest = list(combo)
         rest.remove(card)
         option = _buy_option(tuple(rest), figures.option.sell, settings.gpus)
+        if goal != "largest" and figures.target_fits and _cannot_fit(rig, option, settings):
+            # Where the set fits the target on its GPUs, a smaller set that cannot is not as good.
+            continue
         # The largest goal compares the largest model only, so the target is not placed for it.
         smaller = evaluate_option(rig, option, settings, cache, with_largest=goal == "largest", with_target=goal != "largest")
         placed.append(tuple(sorted(rest)))
@@ -493,6 +502,25 @@ class _FasterPartHolds:
             if self._known[part]:
                 return True
         return False
+
+
+def _cannot_fit(rig: Rig, option: UpgradeOption, settings: UpgradeSettings) -> bool:
+    """True when the option's rig provably cannot hold the target on its GPUs under ``settings.evaluate``.
+
+    Telling that takes no offload search, which is most of placing a rig that does not fit.
+    """
+    what_if = build_rig(rig, option, settings.gpus)
+    if not what_if.gpus:
+        return False
+    try:
+        if settings.evaluate is None:
+            return cannot_hold_all_layers(what_if, settings.target)
+        if settings.evaluate is screen_evaluate:
+            return every_card_holds_all_layers(what_if, settings.target) is False
+    except (ValueError, KeyError, LookupError, ArithmeticError):
+        # The placement rejects such a rig too, so it does not fit; placing it says so.
+        return False
+    return False
 
 
 def _largest_params(figures: OptionFigures) -> int:
@@ -836,6 +864,13 @@ def shop(
             continue
         if with_largest and row < combinations and _smaller_fits_as_large(combo, float(bounds[row]), largest_seen):
             continue
+        if screening and not with_largest and combo_may_fit and len(best) >= kept_count and row < combinations \
+                and optimistic(float(bounds[row]), low_cost, False) > rank_key(best[kept_count - 1], settings.goal, baseline):
+            # Unless it fits on the GPUs it cannot enter the results, and telling that takes no
+            # offload search, which is most of placing a set that does not fit.
+            what_if = build_rig(rig, _buy_option(combo, sell, settings.gpus), settings.gpus)
+            if every_card_holds_all_layers(what_if, target) is False:
+                continue
         placed_sets.add(tuple(sorted(combo)))
         row_of[combo] = row
         option = _buy_option(combo, sell, settings.gpus)
