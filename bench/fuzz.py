@@ -4,7 +4,9 @@ Usage: python bench/fuzz.py [--cases 10000] [--only NAME ...] [--seed N] [--json
 
 The readers and inputs are the ones tests/sources/test_fuzz_sources.py checks: GGUF headers
 (random bytes and real headers with bit flips, cuts and forged lengths), config.json files,
-inference server responses and stored measurement records. For each reader it prints the
+inference server responses, stored measurement records, Hugging Face repositories (tree
+listing, safetensors index and headers, GGUF headers, online and from the cache) and the
+responses to `rigtui measure`'s timed generation request. For each reader it prints the
 cases run, the failures (an exception other than the errors the reader documents, or a case
 slower than MAX_CASE_S), the slowest case and the time taken. ``--json`` prints one record
 per figure as a JSON list for bench/run.py instead.

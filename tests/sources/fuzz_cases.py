@@ -8,6 +8,7 @@ documents (``GgufError``, ``SourceError`` or another ``RigtuiError``); anything 
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import math
 import struct
@@ -23,8 +24,9 @@ from hypothesis import strategies as st
 from gguf_files import write_tiny_llama
 from gguf_mixed import write_mixed_llama
 from rigtui.errors import RigtuiError
-from rigtui.sources import servers
+from rigtui.sources import huggingface, measure, remote, servers
 from rigtui.sources.gguf import MAX_ARRAY, MAX_STRING, NeedMore, model_from_header, parse_header
+from rigtui.sources.hf_cache import HubCache
 from rigtui.sources.measurements import to_measurement
 from rigtui.sources.remote import model_from_hf_config
 
@@ -39,6 +41,8 @@ class Target:
     name: str
     strategy: st.SearchStrategy[Any]
     check: Callable[[Any], None]
+    allowed: tuple[type[BaseException], ...] = ALLOWED
+    """Errors the reader documents for bad input; any other exception is a finding."""
 
 
 # --- GGUF headers ---------------------------------------------------------------------------
@@ -296,6 +300,272 @@ def check_server(example: tuple[str, dict[str, tuple[int, str, bytes]]]) -> None
             assert speed is None or (math.isfinite(speed) and speed > 0), status.speeds
 
 
+# --- Hugging Face repositories --------------------------------------------------------------
+
+HF_REPO = "fuzz/model"
+# Object ids as the tree listing gives them: a git blob id, and an LFS file's SHA-256.
+_GIT_OID = "a" * 40
+_SHARDS = ("model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors")
+# One safetensors header per shard, shaped like Llama 3.1 8B's: a name to dtype, shape and
+# data_offsets map, and the optional __metadata__ (huggingface/safetensors README).
+SAFETENSORS_HEADERS = (
+    {
+        "__metadata__": {"format": "pt"},
+        "model.embed_tokens.weight": {"dtype": "BF16", "shape": [128256, 4096], "data_offsets": [0, 1050673152]},
+        "model.layers.0.self_attn.q_proj.weight": {"dtype": "BF16", "shape": [4096, 4096], "data_offsets": [1050673152, 1084227584]},
+    },
+    {
+        "model.norm.weight": {"dtype": "BF16", "shape": [4096], "data_offsets": [0, 8192]},
+        "lm_head.weight": {"dtype": "BF16", "shape": [128256, 4096], "data_offsets": [8192, 1050681344]},
+    },
+)
+# model.safetensors.index.json as transformers writes it; total_parameters is left out so that
+# the reader goes on to the shards' headers, and mutations may add it back.
+SAFETENSORS_INDEX = {
+    "metadata": {"total_size": 16060522496},
+    "weight_map": {name: _SHARDS[i] for i, header in enumerate(SAFETENSORS_HEADERS) for name in header if name != "__metadata__"},
+}
+_GGUF_FILES = ("Tiny-Q4_K_M.gguf", "Tiny-Q8_0-00001-of-00002.gguf", "Tiny-Q8_0-00002-of-00002.gguf", "mmproj-Tiny-F16.gguf")
+
+
+def _tree_entry(path: str, size: int, lfs: bool) -> dict[str, Any]:
+    """One entry of the recursive tree listing, as the Hub API returns it."""
+    entry: dict[str, Any] = {"type": "file", "oid": _GIT_OID, "size": size, "path": path}
+    if lfs:
+        entry["lfs"] = {"oid": hashlib.sha256(path.encode()).hexdigest(), "size": size, "pointerSize": 135}
+    return entry
+
+
+HF_TREES = {
+    "safetensors": [
+        {"type": "directory", "oid": _GIT_OID, "size": 0, "path": "original"},
+        _tree_entry("config.json", 855, lfs=False),
+        _tree_entry("model.safetensors.index.json", 23950, lfs=False),
+        *(_tree_entry(name, 4_976_698_672, lfs=True) for name in _SHARDS),
+    ],
+    "gguf": [_tree_entry("README.md", 1200, lfs=False), *(_tree_entry(name, 1 << 20, lfs=True) for name in _GGUF_FILES)],
+}
+_LINKS = (
+    "", "", "", "", "", '<{tree}?cursor=2>; rel="next"', '<{tree}>; rel="next"', '<http://[::1>; rel="next"',
+    '<//other.example/x>; rel="next"', '<?cursor=%zz>; rel=next', "garbage",
+)
+_STATUSES = [200] * 24 + [302, 401, 403, 404, 500, 503]
+
+
+@st.composite
+def hf_document(draw: st.DrawFn, document: Any) -> bytes:
+    """A JSON document as documented, with random changes, any JSON, or bytes that are not JSON.
+
+    Most documents stay valid, so that most examples reach the readers of the later files.
+    """
+    shape = draw(st.sampled_from(["exact"] * 6 + ["mutated"] * 3 + ["json", "bytes", "deep"]))
+    if shape == "exact":
+        return json.dumps(document).encode()
+    if shape == "mutated":
+        return json.dumps(draw(mutated(document))).encode()
+    if shape == "json":
+        return json.dumps(draw(JSON_VALUES)).encode()
+    if shape == "deep":
+        return b"[" * 100_000 + b"]" * 100_000
+    return draw(st.binary(max_size=256))
+
+
+@st.composite
+def safetensors_file(draw: st.DrawFn, header: dict[str, Any]) -> bytes:
+    """A safetensors file start: a length prefix (true, forged or cut) and a header."""
+    raw = draw(hf_document(header))
+    length = draw(st.sampled_from(["true"] * 12 + ["huge", "short", "long", "cut"]))
+    if length == "huge":
+        return struct.pack("<Q", draw(st.sampled_from(HUGE))) + raw
+    if length == "short":
+        return struct.pack("<Q", max(len(raw) - draw(st.integers(1, 8)), 0)) + raw
+    if length == "long":
+        return struct.pack("<Q", len(raw) + draw(st.integers(1, 1 << 20))) + raw
+    if length == "cut":
+        return struct.pack("<Q", len(raw))[: draw(st.integers(0, 7))]
+    return struct.pack("<Q", len(raw)) + raw + bytes(64)
+
+
+@st.composite
+def hf_answer(draw: st.DrawFn, body: st.SearchStrategy[bytes], headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+    status = draw(st.sampled_from(_STATUSES))
+    answer_headers = dict(headers or {})
+    if status == 302:
+        answer_headers["Location"] = draw(st.sampled_from(["", "/", "?again", "http://[::1", "/fuzz/model/resolve/main/config.json"]))
+    return status, answer_headers, draw(body)
+
+
+@st.composite
+def hf_repos(draw: st.DrawFn) -> tuple[str, bool, dict[str, tuple[int, dict[str, str], bytes]]]:
+    """A repository of safetensors or GGUF files: the model reference, offline or not, and the
+    status, headers and body the server gives each path (tree listing, JSON files, weight files)."""
+    kind = draw(st.sampled_from(sorted(HF_TREES)))
+    tree_url = f"/api/models/{HF_REPO}/tree/main"
+    link = draw(st.sampled_from(_LINKS)).format(tree=tree_url)
+    answers = {"tree/main": draw(hf_answer(hf_document(HF_TREES[kind]), {"Link": link} if link else None))}
+    if kind == "safetensors":
+        ref = HF_REPO
+        answers["resolve/main/config.json"] = draw(hf_answer(hf_document(draw(st.sampled_from(HF_CONFIGS)))))
+        answers["resolve/main/model.safetensors.index.json"] = draw(hf_answer(hf_document(SAFETENSORS_INDEX)))
+        for name, header in zip(_SHARDS, SAFETENSORS_HEADERS):
+            answers[f"resolve/main/{name}"] = draw(hf_answer(safetensors_file(header)))
+    else:
+        ref = draw(st.sampled_from([HF_REPO, f"{HF_REPO}:Q4_K_M", f"{HF_REPO}:Q8_0", f"{HF_REPO}:IQ2_XS"]))
+        for name in _GGUF_FILES:
+            header = st.sampled_from(valid_headers() * 4) | gguf_mutations() | st.binary(max_size=64)
+            answers[f"resolve/main/{name}"] = draw(hf_answer(header))
+    return ref, draw(st.booleans()), answers
+
+
+class _MemoryCache(HubCache):
+    """A HubCache in a dict: the cache's own file handling is not under test, and fsync per
+    write would slow a 10,000-case run several times over."""
+
+    def __init__(self) -> None:
+        super().__init__(Path("/nonexistent/rigtui-fuzz-cache"))
+        object.__setattr__(self, "files", {})
+
+    def read(self, path: Path) -> bytes | None:
+        return self.files.get(path)
+
+    def write(self, path: Path, data: bytes) -> None:
+        self.files[path] = data
+
+
+def check_hf_repo(example: tuple[str, bool, dict[str, tuple[int, dict[str, str], bytes]]]) -> None:
+    """Read a model from a fake Hub that sends the responses in ``example``, over the network or from the cache."""
+    ref, offline, answers = example
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        _, _, key = request.url.path.partition(f"/{HF_REPO}/")
+        status, headers, body = answers.get(key, (404, {}, b"Entry not found"))
+        range_header = request.headers.get("Range", "")
+        if status == 200 and range_header.startswith("bytes=0-"):
+            end = int(range_header.removeprefix("bytes=0-")) + 1
+            headers = {**headers, "Content-Range": f"bytes 0-{min(end, len(body)) - 1}/{len(body)}"}
+            return httpx.Response(206, headers=headers, content=body[:end])
+        return httpx.Response(status, headers=headers, content=body)
+
+    class MockFetcher(remote.Fetcher):
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self._client.close()
+            self._client = httpx.Client(transport=httpx.MockTransport(answer), follow_redirects=False)
+
+    cache = _MemoryCache()
+    original = huggingface.Fetcher
+    huggingface.Fetcher = MockFetcher  # type: ignore[misc]
+    try:
+        if offline:
+            # An online read first stores every body it received, as it is, so the offline
+            # read below parses the same broken documents from the cache.
+            try:
+                huggingface.fetch_repo_model(ref, cache=cache, offline=False, timeout=5.0)
+            except ALLOWED:
+                pass
+        found = huggingface.fetch_repo_model(ref, cache=cache, offline=offline, timeout=5.0)
+    finally:
+        huggingface.Fetcher = original  # type: ignore[misc]
+    assert found.spec.params_total > 0, found.spec
+    assert found.file_bytes is None or found.file_bytes >= 0, found.file_bytes
+    if found.weights is not None:
+        assert found.weights.file_bytes >= 0, found.weights
+
+
+# --- timed generation requests (rigtui measure) ---------------------------------------------
+
+# Answers shaped like tests/sources/fake_servers.py's, which follow each runtime's documentation:
+# llama-server's /completion timings, Ollama's non-streamed /api/generate, vLLM's streamed
+# /v1/completions chunks with a final usage chunk.
+LLAMA_COMPLETION = {
+    "content": " The afternoon", "model": "/models/m.gguf", "stop": True, "stop_type": "limit", "tokens_evaluated": 310,
+    "timings": {"prompt_n": 310, "prompt_ms": 100.0, "prompt_per_token_ms": 0.32, "prompt_per_second": 3100.0,
+                "predicted_n": 64, "predicted_ms": 653.1, "predicted_per_token_ms": 10.2, "predicted_per_second": 98.0},
+}
+OLLAMA_GENERATE = {
+    "model": "llama3.1:8b", "created_at": "2025-10-17T23:14:07.414671Z", "response": "The afternoon", "done": True,
+    "done_reason": "length", "total_duration": 2_000_000_000, "load_duration": 1_000_000,
+    "prompt_eval_count": 300, "prompt_eval_duration": 333_333_333, "eval_count": 64, "eval_duration": 1_422_222_222,
+}
+VLLM_TOKEN = {"id": "cmpl-1", "object": "text_completion", "model": "m", "choices": [{"index": 0, "text": " w", "finish_reason": None}]}
+VLLM_USAGE = {"id": "cmpl-1", "object": "text_completion", "model": "m", "choices": [],
+              "usage": {"prompt_tokens": 305, "completion_tokens": 64, "total_tokens": 369}}
+# Numbers that break careless arithmetic: below the smallest normal float, beyond float range
+# (json.loads reads 1e999 as inf), and huge integers.
+_ODD_NUMBERS = st.sampled_from([5e-324, 1e-310, 1e308, 10**400, 2**64, -0.0]) | st.just(float("inf"))
+
+
+@st.composite
+def timing_document(draw: st.DrawFn, document: dict[str, Any]) -> Any:
+    """A documented response as it is, with some of its numbers set to odd values, or with random changes."""
+    shape = draw(st.sampled_from(["exact", "odd", "odd", "odd", "mutated", "mutated"]))
+    if shape == "mutated":
+        return draw(mutated(document))
+    value = json.loads(json.dumps(document))
+    if shape == "odd":
+        numbers = value.get("timings") or value.get("usage") or value
+        keys = sorted(key for key, item in numbers.items() if type(item) in (int, float))
+        for key in draw(st.lists(st.sampled_from(keys), min_size=1, max_size=3, unique=True)):
+            numbers[key] = draw(_ODD_NUMBERS)
+    return value
+
+
+@st.composite
+def vllm_stream(draw: st.DrawFn) -> list[bytes]:
+    """Server-sent event lines: token chunks, a usage chunk and [DONE], each one maybe broken."""
+    lines = []
+    for _ in range(draw(st.integers(0, 6))):
+        chunk = VLLM_TOKEN if draw(st.integers(0, 3)) else draw(mutated(VLLM_TOKEN))
+        lines.append(b"data: " + json.dumps(chunk).encode())
+    lines.append(b"data: " + json.dumps(draw(timing_document(VLLM_USAGE))).encode())
+    extra = draw(st.sampled_from([b""] * 6 + [b"data: [DONE]", b"data: {", b"data: 1e999", b": ping", b"data:", b"\xff\xfe"]))
+    lines.extend([extra, b"data: [DONE]"])
+    if draw(st.integers(0, 9)) == 0:
+        lines.insert(draw(st.integers(0, len(lines))), draw(st.binary(max_size=64)))
+    return [line + b"\n\n" for line in lines]
+
+
+@st.composite
+def generation_answers(draw: st.DrawFn) -> tuple[str, int, str, Any]:
+    """A server kind and its response to the timed request: status, content type and body."""
+    kind = draw(st.sampled_from(servers.KINDS))
+    status = draw(st.sampled_from([200] * 20 + [301, 401, 404, 500, 503]))
+    if kind == "vllm":
+        return kind, status, "text/event-stream", draw(vllm_stream())
+    document = LLAMA_COMPLETION if kind == "llama-server" else OLLAMA_GENERATE
+    shape = draw(st.sampled_from(["document"] * 8 + ["json", "bytes", "html"]))
+    if shape == "document":
+        return kind, status, "application/json", json.dumps(draw(timing_document(document))).encode()
+    if shape == "json":
+        return kind, status, "application/json", json.dumps(draw(JSON_VALUES)).encode()
+    if shape == "bytes":
+        return kind, status, "application/json", draw(st.binary(max_size=256))
+    return kind, status, "text/html", b"<html>not json</html>"
+
+
+def check_generation(example: tuple[str, int, str, Any]) -> None:
+    """Time one generation against a fake server; a failure must be a MeasureFailed line."""
+    kind, status, content_type, body = example
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        content = iter(body) if isinstance(body, list) else body
+        return httpx.Response(status, headers={"content-type": content_type}, content=content)
+
+    original = measure._client
+    measure._client = lambda read_timeout_s=None: httpx.Client(transport=httpx.MockTransport(answer))
+    try:
+        server = servers.ServerStatus(kind, "http://127.0.0.1:9", models=(servers.LoadedModel("m"),))
+        timing = measure.measure_generation(server, n_predict=8, timeout_s=5.0)
+    finally:
+        measure._client = original
+    assert timing.decode_tps is not None, timing
+    assert math.isfinite(timing.decode_tps), timing
+    assert timing.decode_tps > 0, timing
+    assert timing.prefill_tps is None or (math.isfinite(timing.prefill_tps) and timing.prefill_tps > 0), timing
+    for count in (timing.prompt_tokens, timing.generated_tokens):
+        assert count is None or (type(count) is int and count > 0), timing
+
+
 # --- stored measurements ----------------------------------------------------------------------
 
 MEASUREMENT = {
@@ -316,6 +586,8 @@ TARGETS = (
     Target("hf-config-json", hf_configs(), check_hf_config),
     Target("server-responses", server_answers(), check_server),
     Target("measurement-records", mutated(MEASUREMENT) | st.dictionaries(st.text(max_size=12), JSON_VALUES), check_measurement),
+    Target("hf-repository", hf_repos(), check_hf_repo),
+    Target("generation-timings", generation_answers(), check_generation, allowed=(*ALLOWED, measure.MeasureFailed)),
 )
 
 
@@ -323,5 +595,5 @@ def run_checked(target: Target, example: Any) -> None:
     """Run one example through a target, letting only the errors readers document pass."""
     try:
         target.check(example)
-    except ALLOWED:
+    except target.allowed:
         pass

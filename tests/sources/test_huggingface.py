@@ -152,6 +152,16 @@ def test_tree_pages_are_followed(hub: HubServer) -> None:
     assert "/api/models/acme/paged/tree/main?recursive=true&cursor=abc" in hub.paths()
 
 
+def test_invalid_next_page_link_is_an_error(hub: HubServer) -> None:
+    hub.add_file("acme/badlink", "config.json", json.dumps(CONFIG).encode())
+    hub.routes["/api/models/acme/badlink/tree/main?recursive=true"] = Route(
+        body=json.dumps([{"type": "file", "path": "config.json", "size": 10}]).encode(),
+        headers={"Link": '<http://[::1/tree>; rel="next"'},
+    )
+    with pytest.raises(SourceError, match="invalid next-page link"):
+        fetch_repo_model("acme/badlink")
+
+
 def test_repo_without_weights_or_config_lists_files(hub: HubServer) -> None:
     hub.add_repo("acme/empty", {"README.md": b"hello"})
     with pytest.raises(SourceError, match=r"neither config.json nor .gguf files \(it has README.md\)"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import time
 from pathlib import Path
@@ -326,6 +327,37 @@ def test_measure_silent_generation_times_out() -> None:
         status = probe(ServerTarget("llama-server", server.url))
         with pytest.raises(MeasureFailed, match="no answer within"):
             measure_generation(status, timeout_s=0.5)
+
+
+def _measure_with(routes: dict, kind: str) -> object:
+    with running(routes) as server:
+        return measure_generation(probe(ServerTarget(kind, server.url)), n_predict=16)
+
+
+def test_measure_ignores_non_finite_prefill() -> None:
+    routes = llama_server_routes()
+    body = {"timings": {"predicted_per_second": 98.0, "prompt_per_second": 1e999, "prompt_n": 1e999, "predicted_n": 10**400}}
+    routes["POST /completion"] = text_reply(json.dumps(body).replace("Infinity", "1e999"), content_type="application/json")
+    timing = _measure_with(routes, "llama-server")
+    assert timing.decode_tps == 98.0
+    assert timing.prefill_tps is None
+    assert timing.prompt_tokens is None
+    assert timing.generated_tokens is None
+
+
+def test_measure_rejects_infinite_decode() -> None:
+    routes = llama_server_routes()
+    routes["POST /completion"] = text_reply('{"timings": {"predicted_per_second": 1e999}}', content_type="application/json")
+    with pytest.raises(MeasureFailed, match="not a finite number"):
+        _measure_with(routes, "llama-server")
+
+
+def test_measure_ollama_tiny_duration_is_no_speed() -> None:
+    routes = ollama_routes()
+    routes["POST /api/generate"] = json_reply({"eval_count": 16, "eval_duration": 5e-324,
+                                               "prompt_eval_count": 300, "prompt_eval_duration": 5e-324})
+    with pytest.raises(MeasureFailed, match="no valid speed"):
+        _measure_with(routes, "ollama")
 
 
 def test_measure_rejects_token_count() -> None:

@@ -352,11 +352,22 @@ class _Repo:
         raise SourceError(f"{self._tree_url().split('?', 1)[0]}: file list longer than {MAX_TREE_PAGES} pages; name a GGUF file URL instead")
 
     def _next_page(self, url: str, link: str) -> str | None:
+        """Return the next page of the file list that a Link header names, or None on the last page.
+
+        Raises:
+            SourceError: the link is not a valid URL.
+        """
         match = _LINK_NEXT.search(link)
         if not match:
             return None
         # Mirrors may link back to huggingface.co; the next page is read from this server.
-        target = urlsplit(urljoin(url, match.group(1)))
+        try:
+            target = urlsplit(urljoin(url, match.group(1)))
+        except ValueError as exc:
+            raise SourceError(
+                f"{url.split('?', 1)[0]}: invalid next-page link {match.group(1)[:80]!r} in the file list ({exc}); "
+                "the server is misconfigured, name a GGUF file URL instead"
+            ) from None
         return self.endpoint + target.path + (f"?{target.query}" if target.query else "")
 
     def json_file(self, name: str, *, optional: bool = False) -> Any:

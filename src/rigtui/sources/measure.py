@@ -16,6 +16,7 @@ tokens by default. Each runtime reports its own timings, used as they are:
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +38,8 @@ MAX_PREDICT = 512
 DEFAULT_TIMEOUT_S = 180.0
 """Whole-request limit: 64 tokens of a 70B model half in CPU RAM take about a minute."""
 MAX_RESPONSE_BYTES = 1 << 20
+MAX_TOKEN_COUNT = 1 << 31
+"""Token counts above this are no real request's, so an answer that states one is ignored."""
 # Plain prose of 234 words, an estimated 280 to 310 tokens at the usual 1.2 to 1.3 tokens
 # per English word. The text is fixed so that runs compare, and a per-run prefix keeps the
 # servers' prompt caches from skipping the prefill.
@@ -120,10 +123,37 @@ def _pick_model(status: ServerStatus, model: str | None) -> str:
 
 
 def _number(data: dict[str, Any], key: str) -> float | None:
+    """Return a positive, finite number from a JSON answer, else None.
+
+    JSON allows integers beyond float range, and Python's json reads 1e999 as infinity.
+    """
     value = data.get(key)
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
-        return float(value)
-    return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) and number > 0 else None
+
+
+def _count(data: dict[str, Any], key: str) -> int | None:
+    """Return a token count from a JSON answer: a whole number from 1 to MAX_TOKEN_COUNT, else None."""
+    number = _number(data, key)
+    if number is None or number != int(number) or number > MAX_TOKEN_COUNT:
+        return None
+    return int(number)
+
+
+def _rate(count: float | None, seconds: float | None) -> float | None:
+    """Return ``count`` per second when both are positive and the result is a finite positive number."""
+    if not count or not seconds:
+        return None
+    try:
+        rate = count / seconds
+    except (ZeroDivisionError, OverflowError):
+        return None
+    return rate if math.isfinite(rate) and rate > 0 else None
 
 
 def _post_json(client: httpx.Client, url: str, body: dict[str, Any], deadline: float) -> dict[str, Any]:
@@ -146,13 +176,11 @@ def _llama_server(client: httpx.Client, status: ServerStatus, prompt: str, n_pre
         raise MeasureFailed(f"{url}: the answer has no timings object; is this llama-server?")
     decode = _number(timings, "predicted_per_second")
     if decode is None:
-        raise MeasureFailed(f"{url}: timings.predicted_per_second is missing or zero")
-    predicted = _number(timings, "predicted_n")
-    prompt_n = _number(timings, "prompt_n")
+        raise MeasureFailed(f"{url}: timings.predicted_per_second is missing, zero or not a finite number")
     return GenerationTiming(
         kind=status.kind, url=status.url, model_name=status.models[0].name if status.models else None,
         decode_tps=decode, prefill_tps=_number(timings, "prompt_per_second"),
-        prompt_tokens=int(prompt_n) if prompt_n else None, generated_tokens=int(predicted) if predicted else None,
+        prompt_tokens=_count(timings, "prompt_n"), generated_tokens=_count(timings, "predicted_n"),
         wall_s=wall, method="llama-server timings",
     )
 
@@ -166,15 +194,17 @@ def _ollama(client: httpx.Client, status: ServerStatus, model: str, prompt: str,
     wall = time.monotonic() - start
     if isinstance(data.get("error"), str):
         raise MeasureFailed(f"{url}: Ollama reported: {clean(data['error'], 100)}")
-    eval_count, eval_ns = _number(data, "eval_count"), _number(data, "eval_duration")
+    eval_count, eval_ns = _count(data, "eval_count"), _number(data, "eval_duration")
     if not eval_count or not eval_ns:
         raise MeasureFailed(f"{url}: the answer has no eval_count and eval_duration; is this Ollama?")
-    prompt_count, prompt_ns = _number(data, "prompt_eval_count"), _number(data, "prompt_eval_duration")
-    prefill = prompt_count / (prompt_ns / 1e9) if prompt_count and prompt_ns else None
+    decode = _rate(eval_count, eval_ns / 1e9)
+    if decode is None:
+        raise MeasureFailed(f"{url}: eval_count {eval_count} over eval_duration {eval_ns:g} ns is no valid speed")
+    prompt_count, prompt_ns = _count(data, "prompt_eval_count"), _number(data, "prompt_eval_duration")
     return GenerationTiming(
         kind=status.kind, url=status.url, model_name=_string(data.get("model")) or model,
-        decode_tps=eval_count / (eval_ns / 1e9), prefill_tps=prefill,
-        prompt_tokens=int(prompt_count) if prompt_count else None, generated_tokens=int(eval_count),
+        decode_tps=decode, prefill_tps=_rate(prompt_count, prompt_ns / 1e9 if prompt_ns else None),
+        prompt_tokens=prompt_count, generated_tokens=eval_count,
         wall_s=wall, method="Ollama eval_count / eval_duration",
     )
 
@@ -220,14 +250,16 @@ def _vllm(client: httpx.Client, status: ServerStatus, model: str, prompt: str, n
     wall = time.monotonic() - start
     if usage is None or first is None or last is None:
         raise MeasureFailed(f"{url}: the stream had no tokens or no usage chunk; is this vLLM?")
-    prompt_tokens, generated = _number(usage, "prompt_tokens"), _number(usage, "completion_tokens")
+    prompt_tokens, generated = _count(usage, "prompt_tokens"), _count(usage, "completion_tokens")
     if not generated or generated < 2 or last <= first:
         raise MeasureFailed(f"{url}: too few tokens generated to time decode; raise --tokens")
+    decode = _rate(generated - 1, last - first)
+    if decode is None:
+        raise MeasureFailed(f"{url}: {generated} tokens in {last - first:g} s is no valid speed")
     return GenerationTiming(
         kind=status.kind, url=status.url, model_name=model,
-        decode_tps=(generated - 1) / (last - first),
-        prefill_tps=prompt_tokens / (first - start) if prompt_tokens and first > start else None,
-        prompt_tokens=int(prompt_tokens) if prompt_tokens else None, generated_tokens=int(generated),
+        decode_tps=decode, prefill_tps=_rate(prompt_tokens, first - start),
+        prompt_tokens=prompt_tokens, generated_tokens=generated,
         wall_s=wall, method="vLLM stream timing (prefill includes network and queue time)",
     )
 
