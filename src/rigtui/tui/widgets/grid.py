@@ -22,6 +22,8 @@ from textual.widget import Widget
 
 PADDING = 1
 """Blank cells on each side of a cell."""
+SEGMENTS_KEPT = 8192
+"""Distinct rendered cells kept; a whole-catalog matrix has a few hundred plus one label per model."""
 
 
 class Coordinate(NamedTuple):
@@ -101,6 +103,7 @@ class Grid(Widget, can_focus=True):
         """Index of the leftmost visible column after the fixed one."""
         self.fixed_columns = 1
         self._refresh_pending = False
+        self._segments: dict[tuple, list[Segment]] = {}
 
     # --- the DataTable subset the fit matrix uses ----------------------------------------------
 
@@ -229,6 +232,20 @@ class Grid(Widget, can_focus=True):
 
     # --- rendering -----------------------------------------------------------------------------
 
+    def _cached_segments(self, text: Text, width: int) -> list[Segment]:
+        """Segments of a cell without the row's style, rendered once per distinct cell and width.
+
+        A filter or sort key replaces every row, and a matrix has a few hundred distinct cells,
+        so most of a repaint's cells were rendered before. Callers never change the list.
+        """
+        key = (text.plain, text.style, tuple(text.spans), text.justify, width)
+        found = self._segments.get(key)
+        if found is None:
+            if len(self._segments) > SEGMENTS_KEPT:
+                self._segments.clear()
+            found = self._segments[key] = self._cell_segments(text, width, Style())
+        return found
+
     def _cell_segments(self, text: Text, width: int, base: Style) -> list[Segment]:
         cell = text.copy()
         if cell.cell_len > width:
@@ -240,10 +257,7 @@ class Grid(Widget, can_focus=True):
 
     def _render_row(self, row: GridRow, base: Style) -> list[list[Segment]]:
         if row.rendered is None:
-            row.rendered = [
-                self._cell_segments(cell, column.width, Style())
-                for cell, column in zip(row.cells, self._columns)
-            ]
+            row.rendered = [self._cached_segments(cell, column.width) for cell, column in zip(row.cells, self._columns)]
         return [[Segment(s.text, base + s.style if s.style else base) for s in cell] for cell in row.rendered]
 
     def render_line(self, y: int) -> Strip:
