@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import functools
 import gc
+import logging
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 from typing import Any, Hashable
@@ -30,6 +32,8 @@ from rigtui.tui.state import rig_key
 from rigtui.tui.widgets.grid import Grid
 from rigtui.tui.widgets.format import context_label, params_label, tokens
 from rigtui.tui.widgets.verdict import FIT_MARK, FIT_STYLE, fit_class
+
+log = logging.getLogger(__name__)
 
 CONTEXT_COLUMNS = (4096, 8192, 16384, 32768, 65536, 131072)
 # When a runtime loads many GGUF types, the matrix shows this ladder (plus the selected quant)
@@ -57,6 +61,20 @@ LEGEND = "● on GPUs  ◐ CPU or expert offload  ○ no fit  — past model con
 MODEL_WIDTH = 24
 """Characters of the model column below the wide layout; longer names end in an ellipsis."""
 MODEL_WIDTH_WIDE = 36
+
+
+def _freeze_survivors() -> None:
+    """Move the objects alive now out of the cyclic garbage collector's reach.
+
+    The filled matrix's results live as long as the app, and a full collection rescanned them
+    with the catalog and the rows, about 170 ms at a time, during later keys. The collection
+    here frees garbage first, and after the first fill it scans only objects made since the
+    last one. It runs after the repaint, so the filled matrix is on screen before it.
+    """
+    started = time.perf_counter()
+    gc.collect()
+    gc.freeze()
+    log.debug("collected and froze %d objects in %.0f ms", gc.get_freeze_count(), (time.perf_counter() - started) * 1000)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -337,12 +355,7 @@ class FitMatrixScreen(ExplorerScreen):
                 table.update_cell(model.id, column.key, self._cell(model, column, result))
         self._draw_progress()
         if not self.pending:
-            # The filled matrix's results live as long as the app. Moving the objects that are
-            # alive now out of the cyclic collector's reach stops full collections from
-            # rescanning them during later keys, which took about 170 ms per collection. The
-            # collection first frees garbage, and later ones scan only objects made since.
-            gc.collect()
-            gc.freeze()
+            self.call_after_refresh(_freeze_survivors)
 
     # --- actions -----------------------------------------------------------------------------
 
