@@ -6,7 +6,7 @@ absolute percentage error, the share of measured values inside the predicted ran
 median width of that range (high minus low) as a percentage of the expected value.
 
 ``--json`` prints the set-aside rows as a JSON list of records for bench/run.py. The targets
-apply to all set-aside rows together: a median decode error of at most 10 % and a median
+apply to all set-aside rows together: a median decode error of at most 12 % and a median
 prefill error of at most 20 %, each with at least 80 % of measured values inside the range.
 """
 
@@ -68,7 +68,7 @@ def summarize(cases: list[speed_rows.Case]) -> dict[tuple[str, str, str], Summar
     }
 
 
-MAX_MEDIAN_ERROR = {"decode": 10.0, "prefill": 20.0}
+MAX_MEDIAN_ERROR = {"decode": 12.0, "prefill": 20.0}
 """Target for the median absolute percentage error of all set-aside rows, per kind."""
 MIN_INSIDE_RANGE = 0.8
 """Target for the share of set-aside measured values inside the predicted range."""
