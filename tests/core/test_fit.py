@@ -458,3 +458,19 @@ def test_apple_with_discrete_card_not_real(catalog) -> None:
     result = plan(rig, make_workload(catalog, "llama-3.1-8b"), "single", with_max_context=False)
     message = next(w.message for w in result.warnings if w.code == "mixed-vendor-backends")
     assert "not a real machine" in message
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    counts=st.lists(st.integers(0, 40), min_size=3, max_size=3),
+    n_cpu_moe=st.integers(0, 100),
+    output_on_gpu=st.booleans(),
+)
+def test_gpu_free_matches_built_split(catalog, counts, n_cpu_moe, output_on_gpu) -> None:
+    rig = make_rig(catalog, "RTX 3090", "RTX 4090", "RTX 3060 12GB")
+    workload = make_workload(catalog, "qwen3-235b-a22b", context=8192)
+    layer_plan = placement.LayerPlan((0, 1, 2), tuple(counts), n_cpu_moe, output_on_gpu)
+    built = placement.build_layer_split(rig, workload, layer_plan)
+    gpu_free = [d.free_bytes for d in built.devices if d.kind == "gpu"]
+    assert placement.layer_split_gpu_free(rig, workload, layer_plan) == gpu_free
+    assert placement.layer_split_gpus_fit(rig, workload, layer_plan) == all(room >= 0 for room in gpu_free)

@@ -347,15 +347,24 @@ def _fill(rig: Rig, workload: Workload, subset: tuple[int, ...], n_cpu_moe: int,
     ``rebalance=False`` skips moving layers to faster cards, which never changes whether the
     result is None, for callers that only test that.
     """
-    n_layer = workload.model.n_layers
-    counts = _contiguous_counts(rig, workload, subset, n_cpu_moe)
-    if sum(counts) < n_layer:
+    counts = _filled_counts(rig, workload, subset, n_cpu_moe)
+    if counts is None:
         return None
     placement = pl.build_layer_split(rig, workload, pl.LayerPlan(subset, tuple(counts), n_cpu_moe))
-    placement = _repair(rig, workload, subset, counts, n_cpu_moe, placement, allow_cpu=False)
-    if placement is None or not rebalance:
+    if not rebalance:
         return placement
     return _rebalance_for_speed(rig, workload, subset, list(_counts_of(placement, subset)), n_cpu_moe, placement)
+
+
+def _filled_counts(rig: Rig, workload: Workload, subset: tuple[int, ...], n_cpu_moe: int) -> list[int] | None:
+    """Return the layer counts ``_fill`` places before balancing, or None when the GPUs cannot hold every layer.
+
+    It repairs on per-GPU free bytes alone, so a caller that only tests for None builds no placement.
+    """
+    counts = _contiguous_counts(rig, workload, subset, n_cpu_moe)
+    if sum(counts) < workload.model.n_layers:
+        return None
+    return _repaired_counts(rig, workload, subset, counts, n_cpu_moe, allow_cpu=False)
 
 
 def _contiguous_counts(rig: Rig, workload: Workload, subset: tuple[int, ...], n_cpu_moe: int) -> list[int]:
@@ -410,24 +419,39 @@ def _counts_of(placement: pl.Placement, subset: tuple[int, ...]) -> tuple[int, .
 def _repair(
     rig: Rig, workload: Workload, subset: tuple[int, ...], counts: list[int], n_cpu_moe: int, placement: pl.Placement, allow_cpu: bool
 ) -> pl.Placement | None:
-    """Move layers off GPUs the estimate overfilled, to a GPU with room or (if allowed) the CPU."""
+    """Move layers off GPUs the estimate overfilled, to a GPU with room or (if allowed) the CPU.
+
+    ``placement`` is the layer split of ``counts``, returned as it is when every GPU fits.
+    """
+    start = list(counts)
+    repaired = _repaired_counts(rig, workload, subset, counts, n_cpu_moe, allow_cpu)
+    if repaired is None:
+        return None
+    if repaired == start:
+        return placement
+    return pl.build_layer_split(rig, workload, pl.LayerPlan(subset, tuple(repaired), n_cpu_moe))
+
+
+def _repaired_counts(
+    rig: Rig, workload: Workload, subset: tuple[int, ...], counts: list[int], n_cpu_moe: int, allow_cpu: bool
+) -> list[int] | None:
+    """Return ``counts`` after ``_repair``'s moves, changed in place, or None when it gives up."""
+    free = pl.layer_split_gpu_free(rig, workload, pl.LayerPlan(subset, tuple(counts), n_cpu_moe))
     for _ in range(workload.model.n_layers + 1):
-        if _gpu_fits(placement):
-            return placement
-        gpu_devices = [d for d in placement.devices if d.kind == "gpu"]
-        over = next(d for d in gpu_devices if not d.fits)
-        slot = subset.index(over.index)
-        if counts[slot] == 0:
+        over = next((slot for slot, room in enumerate(free) if room < 0), None)
+        if over is None:
+            return counts
+        if counts[over] == 0:
             return None
-        counts[slot] -= 1
-        roomy = [d for d in gpu_devices if d.fits and d.index != over.index]
+        counts[over] -= 1
+        # The first of the roomiest GPUs takes the layer, in slot order.
+        roomy = [slot for slot, room in enumerate(free) if room >= 0 and slot != over]
         if roomy:
-            target = max(roomy, key=lambda d: d.free_bytes)
-            counts[subset.index(target.index)] += 1
+            counts[max(roomy, key=lambda slot: free[slot])] += 1
         elif not allow_cpu:
             return None
-        placement = pl.build_layer_split(rig, workload, pl.LayerPlan(subset, tuple(counts), n_cpu_moe))
-    return placement if _gpu_fits(placement) else None
+        free = pl.layer_split_gpu_free(rig, workload, pl.LayerPlan(subset, tuple(counts), n_cpu_moe))
+    return counts if all(room >= 0 for room in free) else None
 
 
 def _rebalance_for_speed(
@@ -466,12 +490,12 @@ def _rebalance_for_speed(
 def _least_expert_offload(rig: Rig, workload: Workload, subset: tuple[int, ...]) -> pl.Placement | None:
     """Keep the experts of the fewest leading layers in CPU RAM so that the rest fits (--n-cpu-moe)."""
     n_layer = workload.model.n_layers
-    if _fill(rig, workload, subset, n_layer, rebalance=False) is None:
+    if _filled_counts(rig, workload, subset, n_layer) is None:
         return None
     low, high = 1, n_layer
     while low < high:
         mid = (low + high) // 2
-        if _fill(rig, workload, subset, mid, rebalance=False) is not None:
+        if _filled_counts(rig, workload, subset, mid) is not None:
             high = mid
         else:
             low = mid + 1

@@ -167,6 +167,57 @@ def _layer_devices(n_layer: int, n_gpu_layers: int, ratios: tuple[float, ...]) -
     return tuple(placed)
 
 
+@functools.lru_cache(maxsize=4096)
+def _layer_runs(n_layer: int, n_gpu_layers: int, ratios: tuple[float, ...]) -> tuple[tuple[tuple[int | None, int, int], ...], int | None]:
+    """Return the contiguous runs of repeating layers as (slot, start, end), and the output's slot."""
+    placed = _layer_devices(n_layer, n_gpu_layers, ratios)
+    runs = []
+    start = 0
+    for slot, run in itertools.groupby(placed[:n_layer]):
+        end = start + sum(1 for _ in run)
+        runs.append((slot, start, end))
+        start = end
+    return tuple(runs), placed[n_layer]
+
+
+@dataclass(frozen=True)
+class _LayerPrefixSums:
+    """Running totals over the repeating layers: entry i covers layers 0 to i - 1."""
+
+    kv: tuple[int, ...]
+    totals: tuple[int, ...]
+    experts: tuple[int, ...]
+    expert_layers: tuple[int, ...]
+    """Layers with routed experts."""
+    expert_thirds_max: tuple[int, ...]
+    """Running maximum of a third of each layer's expert bytes, 0 before the first layer."""
+
+
+def _layer_prefix_sums(weights: memory.ModelWeights, kv_sizes: tuple[int, ...]) -> _LayerPrefixSums:
+    key = (id(weights), id(kv_sizes))
+    cached = _PREFIX_SUMS.get(key)
+    if cached is not None and cached[0] is weights and cached[1] is kv_sizes:
+        return cached[2]
+    thirds = [0]
+    for size in weights.layer_experts:
+        thirds.append(max(thirds[-1], size // 3))
+    sums = _LayerPrefixSums(
+        kv=(0, *itertools.accumulate(kv_sizes)),
+        totals=(0, *itertools.accumulate(weights.layer_totals)),
+        experts=(0, *itertools.accumulate(weights.layer_experts)),
+        expert_layers=(0, *itertools.accumulate(1 if size else 0 for size in weights.layer_experts)),
+        expert_thirds_max=tuple(thirds),
+    )
+    if len(_PREFIX_SUMS) > 256:
+        _PREFIX_SUMS.clear()
+    # The entry keeps both inputs alive, so no other object can take their ids while it is stored.
+    _PREFIX_SUMS[key] = (weights, kv_sizes, sums)
+    return sums
+
+
+_PREFIX_SUMS: dict[tuple[int, int], tuple[memory.ModelWeights, tuple[int, ...], _LayerPrefixSums]] = {}
+
+
 def ratios_for_counts(counts: list[int]) -> list[float]:
     """Turn per-GPU layer counts (output on the last GPU) into --tensor-split values that reproduce them."""
     values = [float(c) for c in counts]
@@ -259,14 +310,19 @@ def build_layer_split(rig: Rig, workload: Workload, plan: LayerPlan, ratios: lis
 
 def layer_split_gpus_fit(rig: Rig, workload: Workload, plan: LayerPlan) -> bool:
     """True when every GPU of ``build_layer_split(rig, workload, plan)`` fits, found without building it."""
+    return all(room >= 0 for room in layer_split_gpu_free(rig, workload, plan))
+
+
+def layer_split_gpu_free(rig: Rig, workload: Workload, plan: LayerPlan) -> list[int]:
+    """Return each GPU's ``free_bytes`` in ``build_layer_split(rig, workload, plan)``, in slot order, without building it."""
     sums = _layer_split_sums(workload, plan, None)
     overhead = workload.runtime.per_gpu_overhead_mib * MIB
+    free = []
     for slot, gpu_index in enumerate(plan.gpu_indexes):
         info = sums.per_slot[slot]
         total = info["weights"] + info["kv"] + _slot_compute_bytes(sums, slot) + overhead
-        if total > gpu_capacity(rig, gpu_index, workload):
-            return False
-    return True
+        free.append(gpu_capacity(rig, gpu_index, workload) - total)
+    return free
 
 
 def _slot_compute_bytes(sums: _LayerSplitSums, slot: int) -> int:
@@ -293,37 +349,36 @@ def _layer_split_sums(workload: Workload, plan: LayerPlan, ratios: list[float] |
     if sum(ratios) <= 0:
         # No card has room for a single layer, so every layer stays on the CPU (-ngl 0).
         ngl = 0
-    slots = llamacpp_layer_devices(n_layer, ngl, ratios) if plan.gpu_indexes and ngl > 0 else [None] * (n_layer + 1)
+    if plan.gpu_indexes and ngl > 0:
+        runs, output_slot = _layer_runs(n_layer, ngl, tuple(ratios))
+    else:
+        runs = ((None, 0, n_layer),) if n_layer else ()
+        output_slot = None
     n_cpu_moe = min(plan.n_cpu_moe, n_layer)
 
     per_slot = {s: dict(weights=0, kv=0, layers=0, first=None, output=False) for s in range(len(plan.gpu_indexes))}
     cpu = dict(weights=weights.token_embd_bytes, kv=0, layers=0, experts=0, output=False)
     kv_sizes = memory.layer_kv_bytes(model, workload.context, workload.kv_cache, workload.ggml_types, workload.ubatch, workload.parallel)
-    totals = weights.layer_totals
-    experts = weights.layer_experts
+    prefix = _layer_prefix_sums(weights, kv_sizes)
     # llama.cpp gives each device one contiguous run of layers, so whole runs are summed at once.
-    start = 0
-    for slot, run in itertools.groupby(slots[:n_layer]):
-        end = start + sum(1 for _ in run)
-        kv = sum(kv_sizes[start:end])
-        body = sum(totals[start:end])
+    for slot, start, end in runs:
+        kv = prefix.kv[end] - prefix.kv[start]
+        body = prefix.totals[end] - prefix.totals[start]
         if slot is None:
             cpu["weights"] += body
             cpu["kv"] += kv
             cpu["layers"] += end - start
-            start = end
             continue
         target = per_slot[slot]
         target["layers"] += end - start
         target["first"] = start if target["first"] is None else target["first"]
         target["kv"] += kv
         # --n-cpu-moe keeps the experts of the first layers in CPU RAM.
-        moved = experts[start:min(end, n_cpu_moe)]
-        target["weights"] += body - sum(moved)
-        cpu["weights"] += sum(moved)
-        cpu["experts"] += sum(1 for size in moved if size)
-        start = end
-    output_slot = slots[n_layer]
+        moved_end = max(start, min(end, n_cpu_moe))
+        moved = prefix.experts[moved_end] - prefix.experts[start]
+        target["weights"] += body - moved
+        cpu["weights"] += moved
+        cpu["experts"] += prefix.expert_layers[moved_end] - prefix.expert_layers[start]
     if output_slot is None:
         cpu["weights"] += weights.output_bytes
         cpu["output"] = True
@@ -336,7 +391,7 @@ def _layer_split_sums(workload: Workload, plan: LayerPlan, ratios: list[float] |
     # processing, so the first GPU's compute buffer also holds the largest CPU-side tensor.
     offload_scratch = 0
     if cpu_weights_present:
-        offload_scratch = max((l.expert_bytes // 3 for l in weights.layers[: max(n_cpu_moe, cpu["layers"])]), default=0)
+        offload_scratch = prefix.expert_thirds_max[max(n_cpu_moe, cpu["layers"])]
         if cpu["layers"]:
             offload_scratch = max(offload_scratch, weights.max_layer_bytes // 3)
     copies = memory.pipeline_copies(len(plan.gpu_indexes), full, "layer", tensor_overrides=n_cpu_moe > 0)
