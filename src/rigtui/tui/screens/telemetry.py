@@ -93,6 +93,7 @@ class TelemetryScreen(Screen[None]):
         self._polling = False
         self._hidden = False
         self._last_poll_s: float | None = None
+        self._status_line = ""
 
     # -- layout ---------------------------------------------------------------------------
 
@@ -237,6 +238,7 @@ class TelemetryScreen(Screen[None]):
         status = self.query_one("#telemetry-status", Static)
         if self.info is None:
             status.update("Telemetry off")
+            self._status_line = ""
             return
         parts = ["Telemetry", self.info.backend]
         if self.info.driver_version:
@@ -252,4 +254,11 @@ class TelemetryScreen(Screen[None]):
             parts.append("PAUSED")
         if self.unavailable:
             parts.append("STOPPED")
-        status.update(" · ".join(parts))
+        line = " · ".join(parts)
+        if line == self._status_line:
+            return
+        # The line grows by a digit now and then; a layout pass is only needed when its length
+        # changes or it may wrap, and most samples change neither.
+        previous, self._status_line = self._status_line, line
+        width = status.content_region.width
+        status.update(line, layout=len(line) != len(previous) or len(line) >= width)

@@ -8,15 +8,19 @@ from textual.widget import Widget
 from rigtui.hardware.alerts import Alert
 
 
+MAX_LINES = 6
+"""The most alert lines shown at once; alerts past it are cut off."""
+
+
 class TelemetryAlerts(Widget):
     """Current alerts, one line each; a single "no alerts" line when all is well."""
 
-    DEFAULT_CSS = """
-    TelemetryAlerts {
+    DEFAULT_CSS = f"""
+    TelemetryAlerts {{
         height: auto;
-        max-height: 6;
+        max-height: {MAX_LINES};
         padding: 0 1;
-    }
+    }}
     """
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -25,8 +29,16 @@ class TelemetryAlerts(Widget):
 
     def show(self, alerts: list[Alert]) -> None:
         """Replace the alerts shown."""
-        resized = len(alerts) != len(self._alerts) or not alerts
-        self._alerts = list(alerts)
+        alerts = list(alerts)
+        if alerts == self._alerts:
+            return
+        # A layout pass costs more than drawing; it is only needed when the height can change:
+        # another count of lines below the height cap, or a line long enough to wrap.
+        width = self.content_region.width
+        resized = min(len(alerts), MAX_LINES) != min(len(self._alerts), MAX_LINES) or any(
+            len(alert.text) + 2 > width for alert in (*alerts, *self._alerts)
+        )
+        self._alerts = alerts
         self.refresh(layout=resized)
 
     def render(self) -> Text:
