@@ -1,6 +1,6 @@
 """Measure the explorer's start-up, keystroke latency and memory.
 
-Usage: python bench/tui_speed.py [--runs N] [--keys N] [--json]
+Usage: python bench/tui_speed.py [--runs N] [--keys N] [--whatif-only] [--json]
 
 1. Start to first paint: runs `rigtui` in a pseudo-terminal at 80x24 with empty user
    folders and times from spawn until the first frame (the loading screen) is on screen,
@@ -11,6 +11,13 @@ Usage: python bench/tui_speed.py [--runs N] [--keys N] [--json]
    each filter, sort or column key from writing it until the frame that shows its result
    arrives, while the matrix is still filling and once it has filled; then cursor keys,
    until the first bytes of their repaint.
+4. What-if edit to repainted matrix: makes rig and KV-cache edits on the Rig screen, opens the
+   fit matrix on the last of them, and lets it fill. Undo and redo are the what-if keys the
+   matrix screen offers (its own keys only filter and sort), so it then undoes the edits one
+   by one, each to a rig the matrix has not placed yet, and redoes them, each to a rig it has
+   placed before. Each key's time runs from writing it until the last frame that changes
+   the figures on screen, with no cell still computing; a small terminal model keeps the
+   screen from the app's output.
 
 Before timing, it compiles rigtui's modules to bytecode, as pip does when it installs a
 wheel; an editable install run with PYTHONDONTWRITEBYTECODE=1 would otherwise compile them
@@ -213,6 +220,189 @@ def keystrokes(count: int, home: Path) -> tuple[list[float], list[float], list[f
     return filling, filled, moves, fill_seconds, rss_full
 
 
+class _Terminal:
+    """The text on a pseudo-terminal's screen, from the cursor moves and characters the app writes.
+
+    It knows what Textual writes: absolute and relative cursor moves, erases, and text; styles
+    are dropped. It keeps the screen as rows of characters.
+    """
+
+    SEQUENCE = re.compile(rb"\x1b\[([0-9;?]*)[ -/]*([@-~])|\x1b\][^\x07]*\x07|\x1b[()][0-9A-Za-z]|\x1b[=>78]")
+
+    def __init__(self, lines: int, columns: int) -> None:
+        self.lines, self.columns = lines, columns
+        self.screen = [[" "] * columns for _ in range(lines)]
+        self.x = self.y = 0
+        self._pending = b""
+
+    def feed(self, data: bytes) -> None:
+        data = self._pending + data
+        # Keep an escape sequence or a character cut at the end of the read for the next one.
+        cut = data.rfind(b"\x1b")
+        if cut != -1 and not self.SEQUENCE.match(data, cut):
+            data, self._pending = data[:cut], data[cut:]
+        else:
+            self._pending = b""
+        text_start = 0
+        for match in self.SEQUENCE.finditer(data):
+            self._text(data[text_start:match.start()])
+            text_start = match.end()
+            if match.group(2):
+                self._control(match.group(1), match.group(2))
+        rest = data[text_start:]
+        try:
+            rest.decode()
+        except UnicodeDecodeError:
+            # A character split across two reads: keep its first bytes.
+            for back in (1, 2, 3):
+                try:
+                    rest[:-back].decode()
+                except UnicodeDecodeError:
+                    continue
+                self._pending = rest[-back:] + self._pending
+                rest = rest[:-back]
+                break
+        self._text(rest)
+
+    def _text(self, raw: bytes) -> None:
+        for char in raw.decode(errors="replace"):
+            if char == "\r":
+                self.x = 0
+            elif char == "\n":
+                self.y = min(self.y + 1, self.lines - 1)
+            elif char >= " ":
+                if 0 <= self.y < self.lines and 0 <= self.x < self.columns:
+                    self.screen[self.y][self.x] = char
+                self.x += 1
+
+    def _control(self, params: bytes, final: bytes) -> None:
+        values = [int(v) if v.isdigit() else 0 for v in params.decode().lstrip("?").split(";")]
+        first = values[0] or 1
+        if final in (b"H", b"f"):
+            self.y = first - 1
+            self.x = (values[1] if len(values) > 1 and values[1] else 1) - 1
+        elif final == b"A":
+            self.y = max(0, self.y - first)
+        elif final == b"B":
+            self.y = min(self.lines - 1, self.y + first)
+        elif final == b"C":
+            self.x += first
+        elif final == b"D":
+            self.x = max(0, self.x - first)
+        elif final == b"G":
+            self.x = first - 1
+        elif final == b"K" and 0 <= self.y < self.lines:
+            row, mode = self.screen[self.y], values[0]
+            start, end = {0: (self.x, self.columns), 1: (0, self.x + 1)}.get(mode, (0, self.columns))
+            row[start:end] = [" "] * (min(end, self.columns) - min(start, self.columns))
+        elif final == b"J" and values[0] == 2:
+            self.screen = [[" "] * self.columns for _ in range(self.lines)]
+
+    def text(self, top: int, bottom: int, left: int, right: int) -> str:
+        return "\n".join("".join(row[left:right]) for row in self.screen[top:bottom])
+
+
+# Edits made on the Rig screen before the matrix opens: two KV-cache type steps and one more
+# card, repeated, so that every state in the undo history is a different rig or KV type.
+WHATIF_EDITS = (b"k", b"k", b"+")
+# The fit matrix at 80x24: its body rows, and the cell columns that notifications, which stack
+# at the right, leave uncovered. The legend line shows "computing…" while cells are pending.
+MATRIX_BODY = (3, 21)
+MATRIX_CELLS = (26, 38)
+LEGEND_ROW = 22
+SETTLE_S = 0.4
+
+
+def whatif(count: int, home: Path) -> tuple[list[float], list[float], int]:
+    """Time undo and redo of rig edits on the filled whole-catalog fit matrix in a pty.
+
+    Returns the undo times (to rigs not placed yet), the redo times (to rigs placed before),
+    and how many keys changed no figure in view, whose time is their first frame with no
+    cell computing.
+    """
+    rigtui = shutil.which("rigtui", path=str(Path(sys.executable).parent)) or "rigtui"
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execve(rigtui, [rigtui], _env(home))
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    terminal = _Terminal(24, 80)
+
+    def pump(timeout: float) -> bool:
+        ready, _, _ = select.select([fd], [], [], timeout)
+        if ready:
+            terminal.feed(os.read(fd, 65536))
+        return bool(ready)
+
+    def wait_text(needle: str, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            pump(0.05)
+            if needle in terminal.text(0, 24, 0, 80):
+                return True
+        return False
+
+    # At most 14 cards can be added to the two of the example rig.
+    edits = [WHATIF_EDITS[i % len(WHATIF_EDITS)] for i in range(min(count, 14 * len(WHATIF_EDITS)))]
+    wait_text("GeForce", 30)
+    for key in edits:
+        os.write(fd, key)
+        deadline = time.monotonic() + 0.3
+        while time.monotonic() < deadline:
+            pump(0.05)
+    os.write(fd, b"2")
+    wait_text("by name", 30)
+    wait_text("· tok/s", 1800)
+    unchanged = 0
+
+    def timed(key: bytes) -> float | None:
+        nonlocal unchanged
+        # Let the previous key's frames end first.
+        while pump(SETTLE_S):
+            pass
+        before = terminal.text(*MATRIX_BODY, *MATRIX_CELLS)
+        shown = before
+        t0 = time.perf_counter()
+        os.write(fd, key)
+        changed_at = done_at = None
+        last_output = time.perf_counter()
+        computing = True
+        # Wait while cells are computing, however quiet, then until the output has settled.
+        while (computing or time.perf_counter() - last_output < SETTLE_S) and time.perf_counter() - t0 < 30:
+            if not pump(0.02):
+                continue
+            now = last_output = time.perf_counter()
+            cells = terminal.text(*MATRIX_BODY, *MATRIX_CELLS)
+            if cells != shown:
+                shown, changed_at = cells, now
+            computing = "computing" in terminal.text(LEGEND_ROW, LEGEND_ROW + 1, 0, 30) or PENDING_CELL in cells
+            if computing:
+                done_at = None
+            elif done_at is None:
+                done_at = now
+        if done_at is None:
+            return None
+        if shown == before:
+            unchanged += 1
+            return done_at - t0
+        return max(changed_at or t0, done_at) - t0
+
+    undos = [t for t in (timed(b"u") for _ in edits) if t is not None]
+    redos = [t for t in (timed(b"\x12") for _ in edits) if t is not None]
+    os.write(fd, b"q")
+    _read_until(fd, b"\x00never", 1)
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    os.waitpid(pid, 0)
+    os.close(fd)
+    return undos, redos, unchanged
+
+
+PENDING_CELL = "     …"
+"""A cell still computing: the pending mark right-aligned in a six-character cell."""
+
+
 def _first_output(fd: int, timeout: float) -> bool:
     """Wait for the next bytes the app writes: the repaint after a cursor key."""
     ready, _, _ = select.select([fd], [], [], timeout)
@@ -277,9 +467,20 @@ def main() -> int:
     parser.add_argument("--bare", action="store_true",
                         help="also time the first paint of a bare Textual app, the floor Textual sets")
     parser.add_argument("--json", action="store_true", help="print the results as a JSON list of records")
+    parser.add_argument("--whatif-only", action="store_true",
+                        help="time only the what-if edits (undo and redo on the filled matrix)")
     args = parser.parse_args()
 
     compile_rigtui()
+    if args.whatif_only:
+        with tempfile.TemporaryDirectory() as home:
+            undos, redos, unchanged = whatif(args.keys, Path(home))
+        for label, values in (("undo to a rig not placed yet", undos), ("redo to a rig placed before", redos),
+                              ("undo or redo", undos + redos)):
+            print(f"what-if edit to repainted matrix, {label}: median {statistics.median(values) * 1000:.1f} ms, "
+                  f"p95 {_p95(values) * 1000:.1f} ms, max {max(values) * 1000:.1f} ms ({len(values)} keys)")
+        print(f"  {unchanged} keys changed no figure in view")
+        return 0
     with tempfile.TemporaryDirectory() as home:
         bare, bare_cpu = [], []
         if args.bare:
@@ -291,13 +492,29 @@ def main() -> int:
             # The pty answers EIO once the app has exited, which a crash on the fit matrix causes.
             print(f"the app exited during the keystroke run ({exc}); no key was timed", file=sys.stderr)
             filling, filled, moves, fill_seconds, rss_full = [], [], [], float("nan"), float("nan")
+        try:
+            undos, redos, unchanged = whatif(args.keys, Path(home))
+        except OSError as exc:
+            print(f"the app exited during the what-if run ({exc}); no edit was timed", file=sys.stderr)
+            undos, redos, unchanged = [], [], 0
     phases = (
         ("filter/sort/column key while filling", filling),
         ("filter/sort/column key after filling", filled),
         ("cursor key after filling", moves),
     )
+    edits = (
+        ("undo to a rig not placed yet", undos),
+        ("redo to a rig placed before", redos),
+        ("undo or redo", undos + redos),
+    )
     if args.json:
         result = records(args, times, table_times, rss_start, phases, fill_seconds, rss_full)
+        for label, values in edits:
+            p95 = _p95(values) * 1000 if values else None
+            result.append({"name": f"what-if edit to repainted matrix: {label}, p95",
+                           "value": None if p95 is None else round(p95, 1), "unit": "ms",
+                           "target": f"< {TARGET_KEY_P95_MS:g} ms", "ok": p95 is not None and p95 < TARGET_KEY_P95_MS,
+                           "command": result[0]["command"]})
         if cpu_times:
             result.insert(1, {"name": "start-up: CPU time to first paint, median",
                               "value": round(statistics.median(cpu_times), 3), "unit": "s", "target": None,
@@ -332,6 +549,15 @@ def main() -> int:
             continue
         print(f"keystroke to repaint, {label}: median {statistics.median(values) * 1000:.1f} ms, "
               f"p95 {_p95(values) * 1000:.1f} ms, max {max(values) * 1000:.1f} ms ({len(values)} keys)")
+    for label, values in edits:
+        if not values:
+            print(f"what-if edit to repainted matrix, {label}: no key got a repaint")
+            continue
+        print(f"what-if edit to repainted matrix, {label}: median {statistics.median(values) * 1000:.1f} ms, "
+              f"p95 {_p95(values) * 1000:.1f} ms, max {max(values) * 1000:.1f} ms ({len(values)} keys)")
+    if unchanged:
+        print(f"  {unchanged} of these keys changed no figure in view; their time is their first frame "
+              "with no cell computing")
     return 0
 
 
