@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sized
+from itertools import islice
 
 from rigtui.tui.widgets.format import NA, gib
 
@@ -53,7 +54,13 @@ def sparkline(values: Iterable[float | None], width: int, top: float | None = No
 
     Missing values leave a gap, so a lost GPU or a failed read shows as a hole in the history.
     """
-    tail = list(values)[-width:] if width > 0 else []
+    if width <= 0:
+        tail: list[float | None] = []
+    elif isinstance(values, Sized):
+        # Skip to the last values instead of copying a whole history on every sample.
+        tail = list(islice(values, max(0, len(values) - width), None))
+    else:
+        tail = list(values)[-width:]
     known = [v for v in tail if v is not None]
     scale = top or 0.0
     if not scale and known:

@@ -6,6 +6,10 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from rich.text import Text
+from textual.geometry import Region
+from textual.strip import Strip
+from textual.style import Style as VisualStyle
+from textual.visual import Visual, visualize
 from textual.widget import Widget
 
 from rigtui.hardware.source import GpuInfo, GpuSample, decode_throttle_reasons
@@ -55,6 +59,11 @@ class GpuPanel(Widget):
         self.history = history
         self.reading: GpuSample | None = None
         self.border_title = f"GPU {info.index} · {info.name}"
+        # Drawn lines are kept between samples: most samples change only some of the lines, and
+        # turning a line of text into cells is most of the cost of drawing a panel.
+        self._lines: list[Text] | None = None
+        self._strips: dict[int, Strip] = {}
+        self._strip_key: tuple[int, VisualStyle] | None = None
 
     def show(self, reading: GpuSample | None) -> None:
         """Display a new reading; the history has already been updated by the screen."""
@@ -63,8 +72,65 @@ class GpuPanel(Widget):
         self.set_class(bool(reading and reading.lost), "-lost")
         if reading is not None and reading.lost:
             self.border_subtitle = "LOST"
-        # Layout is costly; only a change in the number of lines needs it.
-        self.refresh(layout=self._line_count(previous) != self._line_count(reading))
+        old_lines = self._lines
+        if self._line_count(previous) != self._line_count(reading) or old_lines is None or not self.size.width:
+            # Layout is costly; only a change in the number of lines needs it.
+            self._lines = None
+            self._strips.clear()
+            self.refresh(layout=self._line_count(previous) != self._line_count(reading))
+            return
+        lines = self._split(self.render())
+        self._lines = lines
+        if len(lines) != len(old_lines):
+            self._strips.clear()
+            self.refresh()
+            return
+        width = self.size.width
+        if not (self._fits(old_lines, width) and self._fits(lines, width)):
+            # A line that wraps moves the lines below it, so the panel is drawn whole.
+            self._strips.clear()
+            self.refresh()
+            return
+        for y, (old, new) in enumerate(zip(old_lines, lines)):
+            if old.plain != new.plain or old.spans != new.spans:
+                self._strips.pop(y, None)
+                self.refresh(Region(0, y, width, 1))
+
+    @staticmethod
+    def _split(text: Text) -> list[Text]:
+        lines = list(text.split("\n", allow_blank=True))
+        for line in lines:
+            line.no_wrap = text.no_wrap
+            line.overflow = text.overflow
+        return lines
+
+    @staticmethod
+    def _fits(lines: list[Text], width: int) -> bool:
+        # No character takes more than two cells, so most lines are known to fit without
+        # measuring each character.
+        return all(2 * len(line) <= width or line.cell_len <= width for line in lines)
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        style = self.visual_style
+        if self._strip_key != (width, style):
+            self._strip_key = (width, style)
+            self._strips.clear()
+            self._lines = None
+        if self._lines is None:
+            self._lines = self._split(self.render())
+        if self.text_selection is not None or not self._fits(self._lines, width):
+            # A selection spans lines, and a wrapped line moves the ones below it, so both are
+            # drawn from the whole text as usual.
+            self._strips.clear()
+            return super().render_line(y)
+        strip = self._strips.get(y)
+        if strip is None:
+            if y >= len(self._lines):
+                return Strip.blank(width, style.rich_style)
+            strip = Visual.to_strips(self, visualize(self, self._lines[y]), width, 1, style)[0]
+            self._strips[y] = strip
+        return strip
 
     @staticmethod
     def _line_count(reading: GpuSample | None) -> int:
