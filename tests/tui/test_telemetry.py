@@ -192,3 +192,25 @@ def test_snapshot(snap_compare, scenario: str, size: tuple[int, int]) -> None:
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=size, run_before=take_samples)
+
+
+async def test_panel_scrolled_into_view_shows_latest_reading() -> None:
+    # Panels out of view skip drawing samples; scrolling to them must show the newest reading.
+    app = demo_app("4x3090-nvlink")
+    async with app.run_test(size=(80, 24)) as pilot:
+        for _ in range(3):
+            app.telemetry.poll_now()
+            await pilot.pause()
+        last = list(app.telemetry.query(GpuPanel))[-1]
+        assert not app.telemetry.query_one("#telemetry-gpus").can_view_partial(last)
+        for _ in range(3):
+            app.telemetry.poll_now()
+            await pilot.pause()
+        app.telemetry.query_one("#telemetry-gpus").scroll_end(animate=False)
+        await pilot.pause()
+        drawn = [last.render_line(y).text.rstrip() for y in range(6)]
+        assert drawn == [line.rstrip() for line in rendered(last).split("\n")]
+        app.telemetry.poll_now()
+        await pilot.pause()
+        drawn = [last.render_line(y).text.rstrip() for y in range(6)]
+        assert drawn == [line.rstrip() for line in rendered(last).split("\n")]

@@ -64,6 +64,8 @@ class GpuPanel(Widget):
         self._lines: list[Text] | None = None
         self._strips: dict[int, Strip] = {}
         self._strip_key: tuple[int, VisualStyle] | None = None
+        # The panel holds no links, so skip looking for them in every drawn line.
+        self.auto_links = False
 
     def show(self, reading: GpuSample | None) -> None:
         """Display a new reading; the history has already been updated by the screen."""
@@ -78,6 +80,13 @@ class GpuPanel(Widget):
             self._lines = None
             self._strips.clear()
             self.refresh(layout=self._line_count(previous) != self._line_count(reading))
+            return
+        parent = self.parent
+        if isinstance(parent, Widget) and not parent.can_view_partial(self):
+            # Scrolled out of view: draw it whole once it comes back instead of on every sample.
+            self._lines = None
+            self._strips.clear()
+            self.refresh()
             return
         lines = self._split(self.render())
         self._lines = lines
