@@ -194,7 +194,7 @@ def test_snapshot(snap_compare, scenario: str, size: tuple[int, int]) -> None:
     assert snap_compare(app, terminal_size=size, run_before=take_samples)
 
 
-async def test_panel_scrolled_into_view_shows_latest_reading() -> None:
+async def test_scrolled_panel_shows_latest() -> None:
     # Panels out of view skip drawing samples; scrolling to them must show the newest reading.
     app = demo_app("4x3090-nvlink")
     async with app.run_test(size=(80, 24)) as pilot:

@@ -257,8 +257,8 @@ class TelemetryScreen(Screen[None]):
         line = " · ".join(parts)
         if line == self._status_line:
             return
-        # The line grows by a digit now and then; a layout pass is only needed when its length
-        # changes or it may wrap, and most samples change neither.
+        # A layout pass is only needed when the line's length changes or it may wrap. Most
+        # samples change neither.
         previous, self._status_line = self._status_line, line
         width = status.content_region.width
         status.update(line, layout=len(line) != len(previous) or len(line) >= width)

@@ -9,7 +9,7 @@ from rigtui.hardware.alerts import Alert
 
 
 MAX_LINES = 6
-"""The most alert lines shown at once; alerts past it are cut off."""
+"""The maximum number of alert lines shown at once. Alerts past it are cut off."""
 
 
 class TelemetryAlerts(Widget):
@@ -32,8 +32,8 @@ class TelemetryAlerts(Widget):
         alerts = list(alerts)
         if alerts == self._alerts:
             return
-        # A layout pass costs more than drawing; it is only needed when the height can change:
-        # another count of lines below the height cap, or a line long enough to wrap.
+        # A layout pass costs more than drawing. The height changes only with the number of
+        # lines below the height cap, or when a line is long enough to wrap.
         width = self.content_region.width
         resized = min(len(alerts), MAX_LINES) != min(len(self._alerts), MAX_LINES) or any(
             len(alert.text) + 2 > width for alert in (*alerts, *self._alerts)

@@ -64,7 +64,7 @@ class GpuPanel(Widget):
         self._lines: list[Text] | None = None
         self._strips: dict[int, Strip] = {}
         self._strip_key: tuple[int, VisualStyle] | None = None
-        # The panel holds no links, so skip looking for them in every drawn line.
+        # Panel text contains no links, so skip the link styling pass on every drawn line.
         self.auto_links = False
 
     def show(self, reading: GpuSample | None) -> None:
