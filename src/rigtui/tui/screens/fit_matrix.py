@@ -43,9 +43,15 @@ MAX_QUANT_COLUMNS = 10
 PENDING = "…"
 CELL_WIDTH = 6
 FIRST_ROWS = 40
-"""Rows the worker places before the rest: a tall terminal's first screen of the matrix."""
-GRIDS_KEPT = 16
-"""Rig and runtime variants whose cells stay in memory, so undo shows the old matrix at once."""
+"""Rows the worker places before the rest while the table has no size yet: a tall terminal's first screen."""
+CHUNK_CELLS = 250
+"""Cells the worker places per core call after the first batch; it checks for cancellation between calls."""
+GRIDS_KEPT = 48
+"""Rig and runtime variants whose cells stay in memory, so undo and redo show the old matrix at once.
+
+About as many matrices as the core service's cache holds; the cells are shared with it, so each
+kept variant costs only its dict of about a thousand entries.
+"""
 """Room for a mark and a three-digit speed ("● 142")."""
 SIZE_FILTERS: tuple[tuple[str, float, float], ...] = (
     ("all sizes", 0, float("inf")),
@@ -85,6 +91,19 @@ def _cell_text(text: str, style: str) -> Text:
     redraw. The grid copies a Text before it changes one, so sharing them is safe.
     """
     return Text(text, style=style, justify="right")
+
+
+def _chunks(rows: list[tuple[ModelSpec, list[Column]]], cells: int) -> list[list[tuple[ModelSpec, list[Column]]]]:
+    """Split rows of missing cells into runs of whole rows with about ``cells`` cells each."""
+    chunks: list[list[tuple[ModelSpec, list[Column]]]] = [[]]
+    size = 0
+    for row in rows:
+        if size >= cells:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(row)
+        size += len(row[1])
+    return chunks
 
 
 @dataclass(frozen=True)
@@ -278,7 +297,33 @@ class FitMatrixScreen(ExplorerScreen):
         self._draw_status()
         self._draw_progress()
         if missing:
-            self._fill(self.rig_app.state.rig, self.grid, missing)
+            self._fill(self.rig_app.state.rig, self.grid, self._in_view_first(table, missing))
+
+    def _in_view_first(self, table: MatrixTable,
+                       missing: list[tuple[ModelSpec, list[Column]]]) -> list[list[tuple[ModelSpec, list[Column]]]]:
+        """Split the missing cells into the batch in view and the rest, for the worker to place in that order.
+
+        A what-if edit places the whole matrix again, and on a rig of several cards that takes
+        seconds, so the cells on screen come back first. Before the table has a size, the
+        first ``FIRST_ROWS`` rows make the first batch.
+        """
+        if not table.size.height:
+            return [missing[:FIRST_ROWS], missing[FIRST_ROWS:]]
+        shown_rows = table.visible_rows()
+        rows = {model.id for model in self.rows[shown_rows.start:shown_rows.stop]}
+        keys = {self.columns[index - 1].key for index in table.visible_data_columns()}
+        first, rest = [], []
+        for model, columns in missing:
+            if model.id not in rows:
+                rest.append((model, columns))
+                continue
+            shown = [column for column in columns if column.key in keys]
+            hidden = [column for column in columns if column.key not in keys]
+            if shown:
+                first.append((model, shown))
+            if hidden:
+                rest.append((model, hidden))
+        return [first, rest]
 
     def _draw_progress(self) -> None:
         legend = self.query_one("#matrix-legend", Label)
@@ -317,13 +362,14 @@ class FitMatrixScreen(ExplorerScreen):
         return _cell_text(f"{FIT_MARK[kind]} {speed}", FIT_STYLE[kind])
 
     @work(thread=True, exclusive=True, group="fit-matrix", description="fill the fit matrix")
-    def _fill(self, rig: Any, grid: dict[tuple[str, str, int], Any], missing: list[tuple[ModelSpec, list[Column]]]) -> None:
+    def _fill(self, rig: Any, grid: dict[tuple[str, str, int], Any],
+              batches: list[list[tuple[ModelSpec, list[Column]]]]) -> None:
         worker = get_current_worker()
         core = self.rig_app.core
-        # The first rows on screen come back first; the rest follow in one batch, which the
-        # core places about as fast per cell as a whole matrix.
-        for start, end in ((0, FIRST_ROWS), (FIRST_ROWS, len(missing))):
-            rows = missing[start:end]
+        # The cells on screen come back first. The rest follow in chunks, so that after a
+        # newer edit cancels this worker, its thread stops within one chunk instead of
+        # competing with the new worker for seconds on a rig of several cards.
+        for rows in (chunk for batch in batches for chunk in _chunks(batch, CHUNK_CELLS)):
             if worker.is_cancelled:
                 return
             if not rows:

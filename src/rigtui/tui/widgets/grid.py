@@ -171,6 +171,14 @@ class Grid(Widget, can_focus=True):
     def _body_height(self) -> int:
         return max(1, self.size.height - 1)
 
+    def visible_rows(self) -> range:
+        """Return the indexes of the rows on screen."""
+        return range(self.first_row, min(self.first_row + self._body_height, len(self._rows)))
+
+    def visible_data_columns(self) -> list[int]:
+        """Return the indexes of the columns on screen after the fixed one."""
+        return self._visible_columns()
+
     def _visible_columns(self) -> list[int]:
         """Data column indexes that fit after the fixed column, from ``first_column``."""
         if not self._columns:
