@@ -35,6 +35,7 @@ SHOTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("runtimes", ("4",)),
     ("telemetry", ("5",)),
     ("upgrade", ("6",)),
+    ("servers", ("7",)),
     ("help", ("question_mark",)),
 )
 
@@ -46,12 +47,18 @@ async def _shoot(name: str, keys: tuple[str, ...], size: tuple[int, int], out: P
 
     catalog = load_catalog(data_dir=FIXTURE_DATA)
     app = make_app(catalog, source=FakeSource("mixed-4090-3090"), rigs_folder=out / ".rigs")
+    if name == "servers":
+        # The Servers screen would probe the default local ports; show the tests' fixed answers.
+        sys.path.insert(0, str(ROOT))
+        from tests.tui.test_servers_screen import FixedServers
+
+        app.server_backend = FixedServers()
     async with app.run_test(size=size) as pilot:
         await _settle(pilot)
         for key in keys:
             await pilot.press(key)
             await _settle(pilot)
-        if name in ("telemetry", "upgrade") and app.current_mode != name:
+        if name in ("telemetry", "upgrade", "servers") and app.current_mode != name:
             print(f"  skipped {name}: that screen is not in this build")
             return None
         if name == "telemetry":

@@ -200,7 +200,7 @@ class ServersScreen(ExplorerScreen):
         status = row.status
         address = status.url.split("://", 1)[-1]
         if not status.ok:
-            return [status.kind, address, Text("✗ no answer", style="red"), "", "", "", ""]
+            return [status.kind, address, Text("× no answer", style="red"), "", "", "", ""]
         state = Text(f"✓ {status.version or 'up'}", style="green")
         model = status.models[0] if status.models else None
         vram = ""
