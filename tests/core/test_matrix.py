@@ -32,6 +32,12 @@ def _rigs(catalog: Catalog) -> dict[str, Rig]:
         "three 3090, two bridged": nvlinked,
         "three mixed, memory in use": make_rig(catalog, "rtx-a6000", "rtx-4090", "rtx-4060-ti-16gb",
                                               cpu_ram_gib=128, used_gib={1: 3.5}),
+        "4090 and two 3090": make_rig(catalog, "rtx-4090", "rtx-3090", "rtx-3090"),
+        "4090 and three 3090": make_rig(catalog, "rtx-4090", "rtx-3090", "rtx-3090", "rtx-3090", used_gib={2: 6.0}),
+        "five mixed with a 16 GB card": make_rig(catalog, "rtx-4090", "rtx-4060-ti-16gb", "rtx-3090", "rtx-3060-12gb",
+                                                 "rtx-3090", cpu_ram_gib=32, used_gib={0: 2.0}),
+        "4090 and five 3090": make_rig(catalog, "rtx-4090", "rtx-3090", "rtx-3090", "rtx-3090", "rtx-3090", "rtx-3090",
+                                       cpu_ram_gib=256),
     }
 
 
@@ -55,7 +61,9 @@ def _check(rig: Rig, workloads: list[Workload]) -> None:
     assert not wrong, f"{len(wrong)} of {len(workloads)} cells differ from fit:\n" + "\n".join(wrong[:20])
 
 
-@pytest.mark.parametrize("rig_name", ["example", "one 4090", "slow card first", "three 3090, two bridged", "three mixed, memory in use"])
+@pytest.mark.parametrize("rig_name", ["example", "one 4090", "slow card first", "three 3090, two bridged", "three mixed, memory in use",
+                                      "4090 and two 3090", "4090 and three 3090", "five mixed with a 16 GB card",
+                                      "4090 and five 3090"])
 def test_every_catalog_cell_agrees_with_fit(catalog: Catalog, rig_name: str) -> None:
     rig = _rigs(catalog)[rig_name]
     workloads = [make_workload(catalog, model.id, quant, "llama-cpp") for model in catalog.models.values() for quant in LADDER]

@@ -31,6 +31,8 @@ __all__ = ["MatrixCell", "OFFLOAD_WARNINGS", "cell_of", "evaluate", "fast_path_c
 CELL_ERRORS = (ValueError, KeyError, LookupError, ArithmeticError)
 # Cells evaluated together, which bounds the memory of the per-layer arrays.
 CHUNK = 8192
+# Steps of a repair run on three or more GPUs laid out at once at first; doubled while runs last.
+_FIRST_CHUNK = 8
 _SPLITS = ("single", "layer", "row", "tensor")
 
 
@@ -526,13 +528,20 @@ class _Batch:
 
         fit moves one layer per step. On one or two GPUs a run of identical steps changes
         each card's bytes monotonically, so the step that ends the run is found directly
-        (``_run_length``) and the run is taken at once; other subsets step one layer at a time.
+        (``_run_length``) and the run is taken at once. On more GPUs each card between the
+        giver and the taker keeps a window of layers that slides along the run, so its bytes
+        need not change monotonically. There the next steps of the run are laid out together
+        and checked one by one (``_trial_run``).
         """
         counts = counts.copy()
         placed = np.zeros(idx.size, dtype=bool)
         steps = np.zeros(idx.size, dtype=np.int64)
         # The previous move: 1 took a layer from slot 0 to slot 1, 2 from slot 1 to slot 0.
         last_move = np.zeros(idx.size, dtype=np.int64)
+        # On more than two GPUs: the previous move as a code of (giver, taker), and how many
+        # steps of a run to lay out at once.
+        last_pair = np.full(idx.size, -1, dtype=np.int64)
+        chunk = np.full(idx.size, _FIRST_CHUNK, dtype=np.int64)
         active = np.arange(idx.size)
         while active.size:
             layout = self._layout(idx[active], subset, counts[active], ncm[active])
@@ -550,6 +559,10 @@ class _Batch:
             if len(subset) <= 2:
                 jumped, failed = self._run_length(idx[active], subset, counts, active, layout.ncm[rows], _take(layout, rows),
                                                   fits_slot, steps, last_move, allow_cpu)
+            else:
+                failed = self._trial_run(idx[active], subset, counts, active, layout.ncm[rows], fits_slot,
+                                         layout.free[rows], steps, last_pair, chunk, allow_cpu)
+                jumped = ~failed
             single = np.nonzero(~jumped & ~failed)[0]
             failed[single] = ~self._one_step(subset, counts, active[single], fits_slot[single],
                                              layout.free[rows[single]], steps, last_move, allow_cpu)
@@ -574,6 +587,66 @@ class _Batch:
         if not allow_cpu:
             ok &= has_roomy
         return ok
+
+    def _trial_run(self, cell_idx: np.ndarray, subset: tuple[int, ...], counts: np.ndarray, cells: np.ndarray,
+                   ncm: np.ndarray, fits_slot: np.ndarray, free: np.ndarray, steps: np.ndarray, last_pair: np.ndarray,
+                   chunk: np.ndarray, allow_cpu: bool) -> np.ndarray:
+        """Take a run of identical repair moves on three or more GPUs for each of ``cells``; True where fit gives up.
+
+        fit's current move takes one layer from the first overfilled card to the roomiest
+        card that fits, or to the CPU. That move is repeated for up to ``chunk`` steps, and
+        fit's choice of move is worked out on each of those layouts. The run is taken up
+        to the first layout that fits or where fit would choose another move, so fit's
+        steps are reproduced exactly. A run that ran through the whole chunk doubles it for
+        the next call. A move that undoes the previous one returns to a layout that did not
+        fit and so starts a cycle that never fits: fit gives up there.
+        """
+        k = len(subset)
+        at = np.arange(cells.size)
+        over = np.argmax(~fits_slot, axis=1)
+        roomy = fits_slot.copy()
+        roomy[at, over] = False
+        has_roomy = roomy.any(axis=1)
+        lowest = np.iinfo(np.int64).min
+        target = np.where(has_roomy, np.argmax(np.where(roomy, free, lowest), axis=1), -1)
+        giver_layers = counts[cells, over]
+        pair = over * (k + 1) + target + 1
+        undo = has_roomy & (last_pair[cells] == target * (k + 1) + over + 1)
+        failed = (giver_layers == 0) | (~has_roomy & (not allow_cpu)) | undo
+        go = np.nonzero(~failed)[0]
+        if not go.size:
+            return failed
+        live = cells[go]
+        # fit makes at most n + 1 moves and cannot take more layers than the card holds.
+        limit = np.minimum(giver_layers[go], self.n[cell_idx[go]] + 1 - steps[live])
+        tries = np.minimum(limit, chunk[live])
+        row_cell = np.repeat(np.arange(go.size), tries)
+        group_start = np.cumsum(tries) - tries
+        moves = np.arange(row_cell.size) - group_start[row_cell] + 1
+        g_over, g_target = over[go], target[go]
+        trial = counts[live][row_cell]
+        rows = np.arange(row_cell.size)
+        trial[rows, g_over[row_cell]] -= moves
+        to_gpu = g_target[row_cell] >= 0
+        trial[rows[to_gpu], g_target[row_cell][to_gpu]] += moves[to_gpu]
+        layout = self._layout(cell_idx[go][row_cell], subset, trial, ncm[go][row_cell])
+        t_fits = layout.free >= 0
+        t_over = np.argmax(~t_fits, axis=1)
+        t_roomy = t_fits.copy()
+        t_roomy[rows, t_over] = False
+        t_target = np.where(t_roomy.any(axis=1), np.argmax(np.where(t_roomy, layout.free, lowest), axis=1), -1)
+        same = ~layout.gpu_fit & (t_over == g_over[row_cell]) & (t_target == g_target[row_cell])
+        # The run ends at the first layout that fits or wants another move, else at the chunk's end.
+        stop = np.where(same, tries[row_cell], moves)
+        length = np.minimum.reduceat(stop, group_start)
+        counts[live, g_over] -= length
+        gpu = np.nonzero(g_target >= 0)[0]
+        counts[live[gpu], g_target[gpu]] += length[gpu]
+        steps[live] += length
+        last_pair[live] = pair[go]
+        whole = length == tries
+        chunk[live[whole]] *= 2
+        return failed
 
     def _run_length(self, cell_idx: np.ndarray, subset: tuple[int, ...], counts: np.ndarray, cells: np.ndarray,
                     ncm: np.ndarray, layout: _Layout, fits_slot: np.ndarray, steps: np.ndarray, last_move: np.ndarray,
