@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -172,7 +173,7 @@ def parse_tokens(text: str) -> int:
     if multiplier != 1:
         cleaned = cleaned[:-1]
     tokens = float(cleaned) * multiplier
-    if tokens != int(tokens):
+    if not math.isfinite(tokens) or tokens != int(tokens):
         raise ValueError(f"{text!r} is not a whole number of tokens")
     return int(tokens)
 
