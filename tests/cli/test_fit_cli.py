@@ -140,3 +140,20 @@ def test_gguf_model_path_remote_uses_file_name() -> None:
 
     assert gguf_model_path("https://example.org/org/repo/resolve/main/m-Q4_K_M.gguf?download=1") == "m-Q4_K_M.gguf"
     assert gguf_model_path("/tmp/x/tiny.gguf") == "/tmp/x/tiny.gguf"
+
+
+@pytest.mark.parametrize(
+    "gpus, expected",
+    [
+        (["RTX 4090", "RTX 3090"], "fits on the GPUs"),
+        (["RTX 4090"], "fits with CPU or expert offload"),
+    ],
+)
+def test_fit_headline_names_offload(capsys, gpus: list[str], expected: str) -> None:
+    argv = ["fit", "--model", "llama-3.3-70b", "--quant", "Q4_K_M"]
+    for gpu in gpus:
+        argv += ["--gpu", gpu]
+    assert main(argv) == 0
+    # Rich wraps the headline at the console width, so compare the text before the split line.
+    headline = " ".join(capsys.readouterr().out.split("\nsplit ")[0].split())
+    assert headline.endswith(expected)

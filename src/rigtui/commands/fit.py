@@ -162,7 +162,12 @@ def _print_summary(rig, workload, result) -> None:
     from rich.text import Text
 
     console = Console()
-    verdict = Text("fits", style="bold green") if result.fits else Text("does not fit", style="bold red")
+    if not result.fits:
+        verdict = Text("does not fit", style="bold red")
+    elif result.uses_offload:
+        verdict = Text("fits with CPU or expert offload", style="bold yellow")
+    else:
+        verdict = Text("fits on the GPUs", style="bold green")
     title = Text.assemble(
         f"{workload.model.name} {workload.quant.name} on ",
         " + ".join(g.name for g in rig.gpus),
