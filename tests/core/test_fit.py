@@ -474,3 +474,18 @@ def test_gpu_free_matches_built_split(catalog, counts, n_cpu_moe, output_on_gpu)
     gpu_free = [d.free_bytes for d in built.devices if d.kind == "gpu"]
     assert placement.layer_split_gpu_free(rig, workload, layer_plan) == gpu_free
     assert placement.layer_split_gpus_fit(rig, workload, layer_plan) == all(room >= 0 for room in gpu_free)
+
+
+@pytest.mark.parametrize(
+    "best, every, expected",
+    [
+        (20.0, 18.0, "out is faster (20.0 tok/s against 18.0 with every card)"),
+        (18.94, 18.91, "out is faster (18.94 tok/s against 18.91 with every card)"),
+        (18.9001, 18.9, "out is as fast (18.9 tok/s either way) and frees that card"),
+        (20.0, None, "out is faster: under layer split"),
+    ],
+)
+def test_left_out_message_tells_speeds_apart(best: float, every: float | None, expected: str) -> None:
+    from rigtui.core.fit import _left_out_message
+
+    assert expected in _left_out_message(["GeForce RTX 3090"], best, every)

@@ -247,6 +247,21 @@ def _cpu_only(rig: Rig, workload: Workload) -> pl.Placement:
     return placement
 
 
+def _left_out_message(left_out: list[str], best_speed: float, everything: float | None) -> str:
+    """Explain why fewer cards were chosen, with speeds shown to the digits that tell them apart."""
+    reason = "under layer split the cards take turns, so a slower card only adds time."
+    if not everything:
+        return f"Leaving {', '.join(left_out)} out is faster: {reason}"
+    for digits in (1, 2):
+        fewer, every = f"{best_speed:.{digits}f}", f"{everything:.{digits}f}"
+        if fewer != every:
+            return f"Leaving {', '.join(left_out)} out is faster ({fewer} tok/s against {every} with every card): {reason}"
+    return (
+        f"Leaving {', '.join(left_out)} out is as fast ({best_speed:.1f} tok/s either way) and frees "
+        f"{'that card' if len(left_out) == 1 else 'those cards'}: {reason}"
+    )
+
+
 def _layer_split(
     rig: Rig, workload: Workload, for_speed: bool, gpus: tuple[int, ...], every_card: bool = False
 ) -> tuple[pl.Placement, list[str]]:
@@ -270,11 +285,8 @@ def _layer_split(
     everything = next((s for c, s in scored if len(c.gpu_indexes) == len(gpus) and c.n_gpu_layers == workload.model.n_layers + 1), None)
     if len(best.gpu_indexes) < len(gpus):
         left_out = [rig.gpus[i].name for i in gpus if i not in best.gpu_indexes]
-        comparison = f" ({best_speed:.1f} tok/s against {everything:.1f} with every card)" if everything else ""
         code = "single-card-faster" if len(best.gpu_indexes) == 1 else "slower-card-left-out"
-        best.warnings.append(
-            Warning_(code, f"Leaving {', '.join(left_out)} out is faster{comparison}: under layer split the cards take turns, so a slower card only adds time.")
-        )
+        best.warnings.append(Warning_(code, _left_out_message(left_out, best_speed, everything)))
     default = _default_ratio_note(rig, workload, gpus)
     if default:
         notes.append(default)
