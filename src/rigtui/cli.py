@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -95,7 +96,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         from rigtui.commands.app import run_app
 
         return run_app(args)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except BrokenPipeError:
+        # The reader, such as `head`, closed the pipe early. Point stdout at devnull so that the
+        # interpreter's final flush does not raise again, as the Python signal docs advise.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":

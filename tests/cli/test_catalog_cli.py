@@ -133,3 +133,20 @@ def test_paths_table_names_new_files(capsys, tmp_path: Path, monkeypatch) -> Non
     assert str(tmp_path / "d" / "measurements.jsonl") in lines["measurements"]
     assert lines["measurements"].endswith("(not created yet)")
     assert "local-models.json" in lines["local model cache"]
+
+
+@pytest.mark.subprocess
+def test_closed_pipe_ends_quietly() -> None:
+    """A reader such as `head` that closes the pipe early gets no traceback on stderr."""
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "rigtui", "catalog", "models", "--json"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
+        assert process.stdout is not None
+        process.stdout.read(10)
+        process.stdout.close()
+        stderr = process.stderr.read().decode() if process.stderr else ""
+        process.wait(timeout=60)
+    assert "Traceback" not in stderr
+    assert "BrokenPipeError" not in stderr
