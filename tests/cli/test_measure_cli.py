@@ -131,3 +131,53 @@ def test_fit_without_measurements_is_model(capsys) -> None:
     data = json.loads(capsys.readouterr().out)
     assert data["decode_source"] == "model"
     assert data["calibration_measurements"] == 0
+
+
+def _stating(decode: float, prefill: float) -> dict:
+    """llama-server routes whose /completion states these speeds as they are, NaN included."""
+    routes = llama_server_routes()
+    timings = {"prompt_n": 310, "prompt_ms": 100.0, "prompt_per_second": prefill,
+               "predicted_n": 64, "predicted_ms": 650.0, "predicted_per_second": decode}
+    body = json.dumps({"content": " The afternoon", "stop": True, "timings": timings}).encode()
+    routes["POST /completion"] = (200, {"Content-Type": "application/json"}, body)
+    return routes
+
+
+@pytest.mark.parametrize(("decode", "prefill", "named"), [
+    (1e308, float("nan"), "decode speed 1e+308"),
+    (98.0, float("nan"), "prefill speed nan"),
+    (0.0, 3100.0, "decode speed 0"),
+    (98.0, 5e6, "prefill speed 5e+06"),
+])
+def test_measure_rejects_impossible_speeds(capsys, decode: float, prefill: float, named: str) -> None:
+    with running(_stating(decode, prefill)) as server:
+        assert main(["measure", "--server", server.url, *RIG]) == 1
+    # Only rigtui's own lines: a fake server thread may log a dropped connection there too.
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("rigtui:")]
+    assert len(lines) == 1
+    assert named in lines[0]
+    assert "answer was rejected" in lines[0]
+    assert load_records() == ([], [])
+
+
+def test_measure_unknown_model_is_not_stored(capsys) -> None:
+    routes = ollama_routes()
+    routes["GET /api/ps"] = (200, {"Content-Type": "application/json"},
+                             json.dumps({"models": [{"name": "my-own-finetune:latest", "size": 1}]}).encode())
+    with running(routes) as server:
+        report = _measure(capsys, ["--server", server.url, *RIG])
+    assert report["saved_to"] is None
+    assert load_records() == ([], [])
+
+
+def test_stored_implausible_record_is_skipped(tmp_path) -> None:
+    path = tmp_path / "measurements.jsonl"
+    good = {"rig": "rtx-4090", "runtime": "llama-cpp", "model": "llama-3.1-8b", "quant": "Q4_K_M", "context": 8192,
+            "decode_tps": 98.0, "predicted_decode_tps": 120.0}
+    path.write_text(json.dumps(good) + "\n" + json.dumps({**good, "decode_tps": 1e308}) + "\n"
+                    + json.dumps({**good, "prefill_tps": 0}) + "\n", encoding="utf-8")
+    measurements, problems = load_measurements(path)
+    assert [m.decode_tps for m in measurements] == [98.0]
+    assert len(problems) == 2
+    assert "decode speed 1e+308" in problems[0]
+    assert "prefill speed 0" in problems[1]

@@ -11,15 +11,20 @@ from hypothesis import strategies as st
 from rigtui.core.fit import fit
 from rigtui.core.results import SpeedRange
 from rigtui.core.rig_calibration import (
+    MAX_DECODE_TPS,
     MAX_FACTOR,
+    MAX_PREFILL_TPS,
     MIN_FACTOR,
     CalibratedFitResult,
     Measurement,
     calibrate,
     calibrated_range,
+    calibrates,
     correction_factor,
+    measurement_problem,
     rig_fingerprint,
     speed_label,
+    speed_problem,
 )
 from rigtui.core.served import match_model, match_quant, name_candidates
 from tests.core.conftest import make_rig, make_workload
@@ -185,3 +190,45 @@ def test_served_quant_matches_catalog(catalog, text: str, kind: str, expected: s
 
 def test_unknown_quant_for_llama_server_is_none(catalog) -> None:
     assert match_quant(catalog, ["model.gguf"], "llama-server") is None
+
+
+# --- plausible speeds ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("kind", "value"), [
+    ("decode", 1e308), ("decode", float("nan")), ("decode", float("inf")), ("decode", 0.0), ("decode", -5.0),
+    ("decode", MAX_DECODE_TPS * 1.01), ("prefill", MAX_PREFILL_TPS * 1.01), ("prefill", float("nan")),
+    ("decode", True), ("decode", "98"), ("decode", 10**400),
+])
+def test_speed_problem_rejects(kind: str, value: object) -> None:
+    problem = speed_problem(kind, value)
+    assert problem is not None
+    assert problem.startswith(kind)
+
+
+@given(st.floats(min_value=1e-3, max_value=MAX_DECODE_TPS))
+def test_speed_problem_accepts_real_decode(value: float) -> None:
+    assert speed_problem("decode", value) is None
+    assert speed_problem("prefill", value) is None
+
+
+def test_prefill_bound_is_above_decode_bound() -> None:
+    assert speed_problem("prefill", MAX_DECODE_TPS * 50) is None
+    assert speed_problem("decode", MAX_DECODE_TPS * 50) is not None
+
+
+def _stored(**changes: object) -> Measurement:
+    values: dict = dict(rig="rtx-4090", runtime="llama-cpp", model="llama-3.1-8b", quant="Q4_K_M", context=8192,
+                        decode_tps=98.0, prefill_tps=3100.0, predicted_decode_tps=120.0, predicted_prefill_tps=6000.0)
+    values.update(changes)
+    return Measurement(**values)
+
+
+def test_calibrates_needs_model_prediction_and_plausible_speeds() -> None:
+    assert calibrates(_stored())
+    assert not calibrates(_stored(model=None))
+    assert not calibrates(_stored(predicted_decode_tps=None))
+    assert not calibrates(_stored(decode_tps=1e308))
+    assert not calibrates(_stored(prefill_tps=float("nan")))
+    assert measurement_problem(_stored(decode_tps=1e308)) == speed_problem("decode", 1e308)
+    assert measurement_problem(_stored(prefill_tps=None)) is None

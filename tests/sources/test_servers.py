@@ -334,9 +334,9 @@ def _measure_with(routes: dict, kind: str) -> object:
         return measure_generation(probe(ServerTarget(kind, server.url)), n_predict=16)
 
 
-def test_measure_ignores_non_finite_prefill() -> None:
+def test_measure_ignores_impossible_token_counts() -> None:
     routes = llama_server_routes()
-    body = {"timings": {"predicted_per_second": 98.0, "prompt_per_second": 1e999, "prompt_n": 1e999, "predicted_n": 10**400}}
+    body = {"timings": {"predicted_per_second": 98.0, "prompt_n": 1e999, "predicted_n": 10**400}}
     routes["POST /completion"] = text_reply(json.dumps(body).replace("Infinity", "1e999"), content_type="application/json")
     timing = _measure_with(routes, "llama-server")
     assert timing.decode_tps == 98.0
@@ -345,10 +345,19 @@ def test_measure_ignores_non_finite_prefill() -> None:
     assert timing.generated_tokens is None
 
 
+@pytest.mark.parametrize("prefill", ["1e999", "NaN", "0", "-3", "5e6"])
+def test_measure_rejects_impossible_prefill(prefill: str) -> None:
+    routes = llama_server_routes()
+    routes["POST /completion"] = text_reply(
+        '{"timings": {"predicted_per_second": 98.0, "prompt_per_second": %s}}' % prefill, content_type="application/json")
+    with pytest.raises(MeasureFailed, match="prompt_per_second: prefill speed .* answer was rejected"):
+        _measure_with(routes, "llama-server")
+
+
 def test_measure_rejects_infinite_decode() -> None:
     routes = llama_server_routes()
     routes["POST /completion"] = text_reply('{"timings": {"predicted_per_second": 1e999}}', content_type="application/json")
-    with pytest.raises(MeasureFailed, match="not a finite number"):
+    with pytest.raises(MeasureFailed, match="decode speed inf tok/s is not a finite positive number"):
         _measure_with(routes, "llama-server")
 
 

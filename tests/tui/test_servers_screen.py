@@ -137,6 +137,36 @@ async def test_m_asks_then_measures_and_stores(app_factory, settle) -> None:
         assert "77" in str(table.get_cell("llama-server http://127.0.0.1:8080", "measured"))
 
 
+async def test_m_without_loaded_model_says_load_one(app_factory, settle) -> None:
+    idle = ServerStatus("llama-server", "http://127.0.0.1:8080", version="b4567", models=())
+    backend = FixedServers([idle])
+    app = build(app_factory, backend)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_servers(pilot, settle)
+        await pilot.press("m")
+        await settle(pilot)
+        assert isinstance(app.screen, ServersScreen)
+        assert backend.measured == []
+        assert any("no model loaded; load a model first" in n for n in notes(app))
+        assert load_records() == ([], [])
+
+
+async def test_unmatched_model_is_measured_but_not_stored(app_factory, settle) -> None:
+    odd = ServerStatus("ollama", "http://127.0.0.1:11434", version="0.12.6",
+                       models=(LoadedModel("my-own-finetune:latest", size_bytes=1 << 30),))
+    backend = FixedServers([odd])
+    app = build(app_factory, backend)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_servers(pilot, settle)
+        await pilot.press("m", "y")
+        await settle(pilot)
+        await settle(pilot)
+        assert backend.measured == [("http://127.0.0.1:11434", "my-own-finetune:latest")]
+        assert load_records() == ([], [])
+        assert any("not stored" in n for n in notes(app))
+        assert not any("calibrates" in n for n in notes(app))
+
+
 async def test_m_then_n_sends_nothing(app_factory, settle) -> None:
     backend = FixedServers()
     app = build(app_factory, backend)

@@ -241,9 +241,14 @@ def _round(value: float | None) -> float | None:
 
 
 def _save(rig, status, timing, config: dict[str, Any]) -> tuple[str | None, int | None]:
-    from rigtui.core.rig_calibration import Measurement, matching, rig_fingerprint
+    from rigtui.core.rig_calibration import Measurement, calibrates, matching, rig_fingerprint
     from rigtui.sources.measurements import append_record, load_measurements
 
+    if config["model"] is None:
+        # Without a catalog model the record could never calibrate a prediction.
+        print("rigtui: note: the measurement is not stored: the server's model matches no catalog model; "
+              "pass --catalog-model NAME to store it", file=sys.stderr)
+        return None, None
     result = config["result"]
     predicted = result if result is not None and result.fits and result.decode is not None else None
     runtime_id = config["runtime"].id if config["runtime"] else status.kind
@@ -268,7 +273,7 @@ def _save(rig, status, timing, config: dict[str, Any]) -> tuple[str | None, int 
         print(f"rigtui: warning: could not store the measurement: {exc.strerror or exc}; it is printed only", file=sys.stderr)
         return None, None
     stored, _ = load_measurements(path)
-    calibrating = [m for m in matching(stored, rig, runtime_id) if m.predicted_decode_tps]
+    calibrating = [m for m in matching(stored, rig, runtime_id) if calibrates(m)]
     return str(path), len(calibrating)
 
 

@@ -25,6 +25,12 @@ MAX_FACTOR = 5.0
 # Half-width of the range, as a log ratio, kept however many measurements agree: two
 # runs of the same request on one rig differ by a few percent.
 MIN_HALF_WIDTH = 0.03
+# Upper bounds on a plausible measured speed for one request. The fastest single-GPU
+# decode of even a tiny model stays in the low thousands of tokens/s, and prefill in the
+# low hundreds of thousands, so a server that reports more is broken or not what it
+# claims; its figure would skew every calibrated prediction for the rig.
+MAX_DECODE_TPS = 10_000.0
+MAX_PREFILL_TPS = 1_000_000.0
 
 SpeedSource = str
 """'model' (the speed model alone), 'calibrated' (scaled by this rig's measurements) or 'measured'."""
@@ -63,6 +69,48 @@ class CalibratedFitResult(FitResult):
     prefill_source: SpeedSource = "model"
     calibration_count: int = 0
     """Measurements behind a 'calibrated' or 'measured' decode figure."""
+
+
+def speed_problem(kind: str, value: object) -> str | None:
+    """Return why a measured speed is not a real measurement, or None when it is plausible.
+
+    ``kind`` is 'decode' or 'prefill'. A speed must be a finite number above zero and at
+    most MAX_DECODE_TPS or MAX_PREFILL_TPS.
+    """
+    limit = MAX_DECODE_TPS if kind == "decode" else MAX_PREFILL_TPS
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return f"{kind} speed {value!r} is not a number"
+    try:
+        number = float(value)
+    except OverflowError:
+        return f"{kind} speed {value} is beyond any real speed (at most {limit:,.0f} tok/s)"
+    if not math.isfinite(number) or number <= 0:
+        return f"{kind} speed {number:g} tok/s is not a finite positive number"
+    if number > limit:
+        return f"{kind} speed {number:g} tok/s is above the plausible {limit:,.0f} tok/s"
+    return None
+
+
+def measurement_problem(measurement: Measurement) -> str | None:
+    """Return why a stored measurement is ignored, or None when its speeds are plausible."""
+    if measurement.decode_tps is not None and (problem := speed_problem("decode", measurement.decode_tps)):
+        return problem
+    if measurement.prefill_tps is not None and (problem := speed_problem("prefill", measurement.prefill_tps)):
+        return problem
+    return None
+
+
+def calibrates(measurement: Measurement) -> bool:
+    """Whether calibration uses this measurement: a catalog model, a prediction and plausible speeds."""
+    predicted = measurement.predicted_decode_tps
+    return (
+        measurement.model is not None
+        and measurement.decode_tps is not None
+        and predicted is not None
+        and math.isfinite(predicted)
+        and predicted > 0
+        and measurement_problem(measurement) is None
+    )
 
 
 def rig_fingerprint(rig: Rig) -> str:

@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 
+from rigtui.core.rig_calibration import speed_problem
 from rigtui.sources.servers import (
     ProbeFailed,
     ServerStatus,
@@ -103,14 +104,26 @@ def measure_generation(
     try:
         with _client(read_timeout_s=timeout_s) as client:
             if status.kind == "llama-server":
-                return _llama_server(client, status, prompt, n_predict, deadline)
+                return _plausible(_llama_server(client, status, prompt, n_predict, deadline))
             if status.kind == "ollama":
-                return _ollama(client, status, _pick_model(status, model), prompt, n_predict, deadline)
+                return _plausible(_ollama(client, status, _pick_model(status, model), prompt, n_predict, deadline))
             if status.kind == "vllm":
-                return _vllm(client, status, _pick_model(status, model), prompt, n_predict, deadline)
+                return _plausible(_vllm(client, status, _pick_model(status, model), prompt, n_predict, deadline))
     except ProbeFailed as exc:
         raise MeasureFailed(str(exc)) from None
     raise MeasureFailed(f"{status.url}: cannot measure a server of kind {status.kind!r}")
+
+
+def _reject(url: str, problem: str) -> MeasureFailed:
+    return MeasureFailed(f"{url}: {problem}; the server's answer was rejected and nothing is stored")
+
+
+def _plausible(timing: GenerationTiming) -> GenerationTiming:
+    """Return the timing when its speeds could be real, else raise MeasureFailed naming the value."""
+    for kind, value in (("decode", timing.decode_tps), ("prefill", timing.prefill_tps)):
+        if value is not None and (problem := speed_problem(kind, value)):
+            raise _reject(timing.url, problem)
+    return timing
 
 
 def _pick_model(status: ServerStatus, model: str | None) -> str:
@@ -174,9 +187,14 @@ def _llama_server(client: httpx.Client, status: ServerStatus, prompt: str, n_pre
     timings = data.get("timings")
     if not isinstance(timings, dict):
         raise MeasureFailed(f"{url}: the answer has no timings object; is this llama-server?")
+    if timings.get("predicted_per_second") is None:
+        raise MeasureFailed(f"{url}: the answer has no timings.predicted_per_second; is this llama-server?")
+    # A stated speed that is no real figure (NaN, zero, 1e308) rejects the whole answer.
+    for key, kind in (("predicted_per_second", "decode"), ("prompt_per_second", "prefill")):
+        value = timings.get(key)
+        if value is not None and (problem := speed_problem(kind, value)):
+            raise _reject(url, f"timings.{key}: {problem}")
     decode = _number(timings, "predicted_per_second")
-    if decode is None:
-        raise MeasureFailed(f"{url}: timings.predicted_per_second is missing, zero or not a finite number")
     return GenerationTiming(
         kind=status.kind, url=status.url, model_name=status.models[0].name if status.models else None,
         decode_tps=decode, prefill_tps=_number(timings, "prompt_per_second"),

@@ -8,13 +8,16 @@ is skipped and reported; the others still load.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
 from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
-from rigtui.core.rig_calibration import Measurement
+from rigtui.core.rig_calibration import Measurement, measurement_problem
+
+log = logging.getLogger(__name__)
 
 FILE_NAME = "measurements.jsonl"
 MAX_RECORDS = 2000
@@ -84,6 +87,12 @@ def load_measurements(path: Path | None = None) -> tuple[list[Measurement], list
         measurement = to_measurement(record)
         if measurement is None:
             problems.append(f"{path or measurements_path()}: a record lacks rig, runtime or valid speeds; it is skipped")
+            continue
+        implausible = measurement_problem(measurement)
+        if implausible:
+            problem = f"{path or measurements_path()}: a record's {implausible}; it is skipped"
+            log.warning("%s", problem)
+            problems.append(problem)
             continue
         measurements.append(measurement)
     return measurements, problems

@@ -247,7 +247,11 @@ class ServersScreen(ExplorerScreen):
         if row is None or not row.status.ok:
             self.notify("Select a server that answers; press r to probe again.", title="Measure", severity="warning")
             return
-        model = row.status.models[0].name if row.status.models else None
+        if not row.status.models:
+            self.notify(f"{row.status.kind} at {row.status.url} has no model loaded; load a model first, then press r.",
+                        title="Measure", severity="warning", markup=False)
+            return
+        model = row.status.models[0].name
         question = (f"Send one generation request to {row.status.kind} at {row.status.url}"
                     + (f" with {model}" if model else "") + ": a prompt of about 300 tokens and 64 new tokens.")
 
@@ -267,17 +271,20 @@ class ServersScreen(ExplorerScreen):
         except (MeasureFailed, ValueError) as exc:
             self.app.call_from_thread(self.notify, str(exc), title="Measurement failed", severity="error", markup=False)
             return
-        problem = self._store(row, timing)
-        self.app.call_from_thread(self._measured, row, timing, problem)
+        problem, calibrating = self._store(row, timing)
+        self.app.call_from_thread(self._measured, row, timing, problem, calibrating)
 
-    def _store(self, row: Row, timing: Any) -> str | None:
-        """Store the measurement; returns why it could not be stored, or None."""
-        from rigtui.core.rig_calibration import Measurement, rig_fingerprint
+    def _store(self, row: Row, timing: Any) -> tuple[str | None, bool]:
+        """Store the measurement; returns why it was not stored (or None) and whether it calibrates."""
+        from rigtui.core.rig_calibration import Measurement, calibrates, rig_fingerprint
         from rigtui.core.served import RUNTIME_FOR_KIND
         from rigtui.sources.measurements import append_record
 
         rig = self.rig_app.state.rig
         workload = row.workload
+        if workload is None:
+            # Without a catalog model the record could never calibrate a prediction.
+            return "the server's model matches no catalog model", False
         prediction = row.prediction
         measurement = Measurement(
             rig=rig_fingerprint(rig), runtime=RUNTIME_FOR_KIND[row.status.kind],
@@ -293,18 +300,21 @@ class ServersScreen(ExplorerScreen):
         try:
             append_record(measurement, extra, self.app.core.measurements_file)
         except OSError as exc:
-            return f"could not store it: {exc.strerror or exc}"
+            return f"could not store it: {exc.strerror or exc}", False
         self.app.core.reload_measurements()
-        return None
+        return None, calibrates(measurement)
 
-    def _measured(self, row: Row, timing: Any, problem: str | None) -> None:
+    def _measured(self, row: Row, timing: Any, problem: str | None, calibrating: bool) -> None:
         predicted = row.prediction.decode if row.prediction else None
         against = f" against {speed_range(predicted)} predicted" if predicted else ""
         message = f"{row.status.kind}: decode {tokens(timing.decode_tps)} tok/s{against}."
         if problem:
             self.notify(f"{message} The measurement is not stored: {problem}.", title="Measured", severity="warning", markup=False)
-        else:
+        elif calibrating:
             self.notify(f"{message} Stored; every screen now calibrates this rig's speeds.", title="Measured", markup=False)
+        else:
+            self.notify(f"{message} Stored; with no prediction to compare it does not calibrate speeds.",
+                        title="Measured", markup=False)
         self._predict(self.statuses or [], self.rig_app.state.rig)
 
 
