@@ -173,3 +173,19 @@ def test_random_rigs_agree_with_fit(catalog: Catalog, cards: list, ram_gib: int,
     workloads = [make_workload(catalog, m.id, q, "llama-cpp", context=context, kv_cache=kv_cache)
                  for m in models for q in ("Q8_0", "Q4_K_M", "IQ2_XXS")]
     _check(rig, workloads)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    cards=st.lists(st.tuples(st.sampled_from(GPU_CHOICES), st.floats(0, 20)), min_size=3, max_size=6),
+    ram_gib=st.sampled_from([16, 64, 256]),
+    context=st.sampled_from([8192, 131072]),
+    start=st.integers(0, 95),
+)
+def test_random_larger_rigs_agree_with_fit(catalog: Catalog, cards: list, ram_gib: int, context: int, start: int) -> None:
+    """Rigs of three to six cards take repair runs that pass over the cards in between."""
+    rig = make_rig(catalog, *(name for name, _ in cards), cpu_ram_gib=ram_gib,
+                   used_gib={i: used for i, (_, used) in enumerate(cards)})
+    models = list(catalog.models.values())[start : start + 8]
+    workloads = [make_workload(catalog, m.id, q, "llama-cpp", context=context) for m in models for q in ("Q8_0", "Q4_K_M")]
+    _check(rig, workloads)
