@@ -328,6 +328,37 @@ class RigApp(App[None]):
                 markup=False,
             )
 
+    def add_typed_model(self, text: str, found: Any) -> tuple[str, str | None]:
+        """Add a model resolved from a typed repo id, GGUF path or URL to the session's catalog.
+
+        A GGUF file joins like a model found on this disk, so its exact tensor sizes are used.
+        Returns the new model id and the catalog quant id of the file (None when unknown).
+        """
+        import hashlib
+        from dataclasses import replace
+
+        from rigtui.core.catalog import NameNotFound, normalize_name
+
+        digest = hashlib.sha1(text.encode()).hexdigest()[:8]
+        spec = found.spec.model_copy(
+            update={"id": f"local-{normalize_name(found.spec.name)[:40]}-{digest}", "aliases": []}
+        )
+        self.catalog = replace(self.catalog, models={**self.catalog.models, spec.id: spec})
+        self.core.catalog = self.catalog
+        quant = None
+        if found.file_type:
+            try:
+                quant = self.catalog.quant(found.file_type)
+            except NameNotFound:
+                quant = None
+        quant_id = quant.id if quant is not None and quant.format == "gguf" else None
+        if quant_id is not None:
+            path = found.launch_path or (text if "://" in text else str(Path(text).expanduser()))
+            weights = replace(found.weights, model_id=spec.id, quant_id=quant_id) if found.weights else None
+            self.state.add_local_files({spec.id: (path, quant_id)}, {spec.id: weights} if weights else {})
+            self.revision = self.state.revision
+        return spec.id, quant_id
+
     def on_resize(self, event: events.Resize) -> None:
         # self.size is still the old size while this handler runs.
         self._check_size(event.size)

@@ -6,6 +6,7 @@ actions: switching the runtime anywhere goes through ``change_runtime``.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -13,7 +14,7 @@ from textual.binding import Binding
 
 from rigtui.core.rig import GIB, SPLITS
 from rigtui.tui import edits
-from rigtui.tui.widgets.dialogs import Choice, Picker, Prompt, number_check, parse_tokens, tokens_check
+from rigtui.tui.widgets.dialogs import Busy, Choice, Picker, Prompt, number_check, parse_tokens, tokens_check
 from rigtui.tui.widgets.format import context_label, gib, params_label
 
 if TYPE_CHECKING:
@@ -21,6 +22,15 @@ if TYPE_CHECKING:
 
 MIN_CONTEXT = 512
 MAX_CONTEXT = 1 << 21
+
+
+RESOLVE_TIMEOUT_S = 10.0
+"""Seconds without a response before reading a typed repo id or GGUF URL fails."""
+
+
+def looks_like_source(text: str) -> bool:
+    """Return True when picker text names a repo id, a GGUF file or a URL rather than a catalog model."""
+    return "/" in text or "\\" in text or text.lower().endswith(".gguf")
 
 
 @dataclass(frozen=True)
@@ -195,10 +205,71 @@ class SettingsActions:
         ]
 
         def chosen(model_id: str | None) -> None:
-            if model_id:
+            if model_id in self._app.catalog.models:
                 self.choose_model(model_id)
+            elif model_id:
+                self.resolve_typed_model(model_id)
 
-        self._app.push_screen(Picker("Model", choices, self._app.state.settings.model), chosen)
+        self._app.push_screen(
+            Picker("Model", choices, self._app.state.settings.model, take_text=looks_like_source), chosen
+        )
+
+    def resolve_typed_model(self, text: str) -> None:
+        """Read a typed repo id, GGUF path or URL in a worker, and show its progress until Escape cancels it."""
+        from rigtui.core.catalog import NameNotFound
+        from rigtui.errors import RigtuiError
+        from rigtui.sources.models import resolve_model
+
+        app = self._app
+        cancel = threading.Event()
+        busy = Busy(f"Reading {text}", cancel)
+
+        def report(progress: Any) -> None:
+            total = f" of {progress.total_bytes:,}" if progress.total_bytes else ""
+            app.call_from_thread(busy.report, f"{progress.step}: {progress.done_bytes:,}{total} bytes")
+
+        def run() -> None:
+            try:
+                found = resolve_model(text, app.catalog, timeout=RESOLVE_TIMEOUT_S, progress=report, cancel=cancel)
+            except (RigtuiError, NameNotFound, OSError) as exc:
+                app.call_from_thread(self._typed_model_failed, text, exc, cancel, busy)
+                return
+            app.call_from_thread(self._typed_model_found, text, found, cancel, busy)
+
+        app.push_screen(busy, lambda _: self._typed_model_cancelled(text, cancel))
+        app.run_worker(run, thread=True, group="typed-model", description=f"read model {text}")
+
+    def _typed_model_cancelled(self, text: str, cancel: threading.Event) -> None:
+        if cancel.is_set():
+            self._app.notify(f"Reading {text} cancelled; the model is unchanged.", title="Model", timeout=4,
+                             markup=False)
+
+    def _close_busy(self, busy: Any) -> bool:
+        """Close the progress dialog; False when the user already cancelled."""
+        if busy.cancel.is_set():
+            return False
+        if busy.is_attached:
+            busy.dismiss(None)
+        return True
+
+    def _typed_model_failed(self, text: str, exc: Exception, cancel: threading.Event, busy: Any) -> None:
+        if not self._close_busy(busy):
+            return
+        message = str(exc).strip()
+        if not message.endswith((".", "?", "!")):
+            message += "."
+        self._app.notify(f"{message} The model is unchanged.", title=getattr(exc, "title", "Model not found"),
+                         severity="error", timeout=10, markup=False)
+
+    def _typed_model_found(self, text: str, found: Any, cancel: threading.Event, busy: Any) -> None:
+        if not self._close_busy(busy):
+            return
+        if found.origin == "catalog":
+            self.choose_model(found.spec.id)
+            return
+        model_id, quant_id = self._app.add_typed_model(text, found)
+        changes = {"model": model_id} | ({"quant": quant_id} if quant_id else {})
+        self._app.set_settings(f"set model to {found.spec.name}", **changes)
 
     def choose_model(self, model_id: str) -> None:
         model = self._app.catalog.models[model_id]

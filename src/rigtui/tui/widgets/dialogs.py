@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 from typing import Callable
 
@@ -35,11 +36,20 @@ class Picker(ModalScreen[str | None]):
         Binding("up", "cursor_up", "Previous", show=False),
     ]
 
-    def __init__(self, title: str, choices: list[Choice], current: str | None = None) -> None:
+    def __init__(
+        self,
+        title: str,
+        choices: list[Choice],
+        current: str | None = None,
+        take_text: Callable[[str], bool] | None = None,
+    ) -> None:
+        """Build the picker. ``take_text``, when given, selects the typed text that Enter returns as it is,
+        instead of a choice. With it, Enter also returns the typed text when no choice matches."""
         super().__init__(classes="dialog")
         self.title_text = title
         self.choices = choices
         self.current = current
+        self.take_text = take_text
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog-body"):
@@ -78,7 +88,11 @@ class Picker(ModalScreen[str | None]):
         self._fill(event.value)
 
     @on(Input.Submitted, "#picker-filter")
-    def _submit_filter(self) -> None:
+    def _submit_filter(self, event: Input.Submitted) -> None:
+        text = event.value.strip()
+        if self.take_text is not None and text and (self.take_text(text) or not self.shown):
+            self.dismiss(text)
+            return
         options = self.query_one(OptionList)
         if options.highlighted is not None and self.shown:
             self.dismiss(self.shown[options.highlighted].value)
@@ -92,6 +106,32 @@ class Picker(ModalScreen[str | None]):
 
     def action_cursor_up(self) -> None:
         self.query_one(OptionList).action_cursor_up()
+
+
+class Busy(ModalScreen[None]):
+    """A long task's progress. Escape sets ``cancel`` and closes the dialog."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="busy-cancel", tooltip="Stop the task")]
+
+    def __init__(self, title: str, cancel: threading.Event) -> None:
+        super().__init__(classes="dialog")
+        self.title_text = title
+        self.cancel = cancel
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog-body"):
+            yield Label(self.title_text, classes="dialog-title", markup=False)
+            yield Label("starting…", id="busy-status", markup=False)
+            yield Label("Esc cancels", classes="dialog-hint")
+
+    def report(self, text: str) -> None:
+        """Show how far the task has come, unless the dialog is already closed."""
+        if self.is_attached:
+            self.query_one("#busy-status", Label).update(text)
+
+    def action_cancel(self) -> None:
+        self.cancel.set()
+        self.dismiss(None)
 
 
 class Prompt(ModalScreen[str | None]):
