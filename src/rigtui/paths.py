@@ -55,3 +55,35 @@ def user_paths() -> UserPaths:
         data_dir=pick("RIGTUI_DATA_DIR", platformdirs.user_data_path("rigtui")),
         cache_dir=pick("RIGTUI_CACHE_DIR", platformdirs.user_cache_path("rigtui")),
     )
+
+
+def write_atomic(path: Path, data: bytes | str) -> None:
+    """Replace ``path`` with ``data`` so that a reader sees the old file or the new one, never half.
+
+    The data goes to a temporary file in the same folder, is flushed to disk, and ``os.replace``
+    swaps it in; the folder entry is then flushed too where the platform allows it. A failure
+    removes the temporary file and leaves the previous file as it was.
+
+    Raises:
+        OSError: the folder cannot be created or the file cannot be written.
+    """
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as temp:
+            temp.write(payload)
+            temp.flush()
+            os.fsync(temp.fileno())
+        os.replace(temp_name, path)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+    if hasattr(os, "O_DIRECTORY"):
+        folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)

@@ -150,3 +150,23 @@ def test_closed_pipe_ends_quietly() -> None:
         process.wait(timeout=60)
     assert "Traceback" not in stderr
     assert "BrokenPipeError" not in stderr
+
+
+def test_write_atomic_keeps_old_file_on_failure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A write that fails midway leaves the previous file and no temporary file behind."""
+    import os
+
+    from rigtui.paths import write_atomic
+
+    target = tmp_path / "sub" / "file.json"
+    write_atomic(target, "old")
+    assert target.read_text() == "old"
+
+    def failing_replace(source: str, destination: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", failing_replace)
+    with pytest.raises(OSError):
+        write_atomic(target, b"new")
+    assert target.read_text() == "old"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["file.json"]

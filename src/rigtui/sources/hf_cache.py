@@ -10,12 +10,12 @@ the old one with ``os.replace``, so a crash never leaves half a file behind.
 from __future__ import annotations
 
 import logging
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, urlsplit
+
+from rigtui.paths import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -66,16 +66,6 @@ class HubCache:
     def write(self, path: Path, data: bytes) -> None:
         """Store ``data`` atomically. A cache that cannot be written is logged and skipped."""
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-            try:
-                with os.fdopen(handle, "wb") as temp:
-                    temp.write(data)
-                    temp.flush()
-                    os.fsync(temp.fileno())
-                os.replace(temp_name, path)
-            except BaseException:
-                Path(temp_name).unlink(missing_ok=True)
-                raise
+            write_atomic(path, data)
         except OSError as exc:
             log.warning("cannot write cache file %s: %s", path, exc)

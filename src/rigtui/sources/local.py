@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rigtui.errors import RigtuiError
+from rigtui.paths import write_atomic
 
 if TYPE_CHECKING:
     from rigtui.core.catalog import Catalog
@@ -624,24 +625,15 @@ class HeaderCache:
 
     def save(self, prune: bool) -> None:
         """Write the cache atomically when it changed; ``prune`` drops entries this scan did not use."""
-        import tempfile
-
         if prune and set(self.entries) - self.used:
             self.entries = {k: v for k, v in self.entries.items() if k in self.used}
             self.changed = True
         if not self.changed:
             return
-        temporary = None
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile("w", dir=self.path.parent, delete=False, encoding="utf-8") as handle:
-                temporary = handle.name
-                json.dump({"format": CACHE_FORMAT, "models": self.entries}, handle)
-            os.replace(temporary, self.path)
+            write_atomic(self.path, json.dumps({"format": CACHE_FORMAT, "models": self.entries}))
         except OSError as exc:
             log.warning("cannot write local model cache %s: %s", self.path, exc.strerror or exc)
-            if temporary is not None:
-                Path(temporary).unlink(missing_ok=True)
 
 
 def weights_to_json(weights: "ModelWeights") -> dict[str, Any]:

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
 from rigtui.core.rig_calibration import Measurement, measurement_problem
+from rigtui.paths import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -110,16 +109,5 @@ def append_record(measurement: Measurement, extra: dict[str, Any] | None = None,
     record.update(asdict(measurement))
     records.append(record)
     records = records[-MAX_RECORDS:]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=".measurements-", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            for item in records:
-                stream.write(json.dumps(item, sort_keys=True) + "\n")
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_atomic(path, "".join(json.dumps(item, sort_keys=True) + "\n" for item in records))
     return path

@@ -7,9 +7,7 @@ session therefore leaves either the old file or the new one, never half of one.
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 import tomllib
 from dataclasses import replace
 from pathlib import Path
@@ -18,6 +16,7 @@ from typing import Any
 from rigtui.core.catalog import Catalog, NameNotFound
 from rigtui.core.rig import Rig, RigGpu
 from rigtui.errors import ConfigError
+from rigtui.paths import write_atomic
 from rigtui.tui.state import Settings
 
 FORMAT_VERSION = 1
@@ -99,27 +98,6 @@ def dump_rig(rig: Rig, settings: Settings) -> str:
     return "\n".join(lines)
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as temp:
-            temp.write(text)
-            temp.flush()
-            os.fsync(temp.fileno())
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
-    # The rename itself reaches the disk only once the folder entry is flushed too.
-    if hasattr(os, "O_DIRECTORY"):
-        folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(folder)
-        finally:
-            os.close(folder)
-
-
 def save_rig(name: str, rig: Rig, settings: Settings, folder: Path | None = None) -> Path:
     """Save a rig under ``name``, replacing any earlier file of that name atomically.
 
@@ -129,7 +107,7 @@ def save_rig(name: str, rig: Rig, settings: Settings, folder: Path | None = None
     """
     path = rig_path(name, folder)
     rig = replace(rig, name=check_name(name))
-    _write_atomic(path, dump_rig(rig, settings))
+    write_atomic(path, dump_rig(rig, settings))
     return path
 
 
