@@ -167,7 +167,7 @@ class PriceBook:
         elsewhere = f" (the catalog has it in {', '.join(others)}; rigtui does not convert currencies)" if others else ""
         return (
             f"No {condition} {self.currency} price for {name}{elsewhere}: "
-            f"pass --price '{name}=AMOUNT:{condition}'."
+            f"set one with --price '{name}=AMOUNT:{condition}' or the Upgrade screen's o key."
         )
 
     def unpriced_resale_message(self, gpu: str, name: str) -> str:
@@ -176,7 +176,7 @@ class PriceBook:
         elsewhere = f" (the catalog has it in {', '.join(others)}; rigtui does not convert currencies)" if others else ""
         return (
             f"Resale of {name} not counted: no used {self.currency} price{elsewhere}; "
-            f"pass --price '{name}=AMOUNT:used'. The net cost is an upper bound."
+            f"set one with --price '{name}=AMOUNT:used' or the Upgrade screen's o key. The net cost is an upper bound."
         )
 
 
