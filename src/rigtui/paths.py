@@ -60,9 +60,9 @@ def user_paths() -> UserPaths:
 def write_atomic(path: Path, data: bytes | str) -> None:
     """Replace ``path`` with ``data`` so that a reader sees the old file or the new one, never half.
 
-    The data goes to a temporary file in the same folder, is flushed to disk, and ``os.replace``
-    swaps it in; the folder entry is then flushed too where the platform allows it. A failure
-    removes the temporary file and leaves the previous file as it was.
+    The data goes to a temporary file in the same folder and is flushed to disk before
+    ``os.replace`` swaps it in. The folder entry is then flushed too where the platform allows it.
+    A failure removes the temporary file and leaves the previous file as it was.
 
     Raises:
         OSError: the folder cannot be created or the file cannot be written.

@@ -5,9 +5,9 @@ places it with CPU or MoE-expert offload, or cannot place it, and the expected d
 ``evaluate`` returns what ``fit`` returns for each cell, because it runs the same search. For
 llama.cpp's layer split that is every subset of the cards, contiguous filling, the repair and
 rebalancing moves, the least ``--n-cpu-moe`` and partial offload. Row and tensor split follow,
-with the same ranking. What does not change across cells is worked out once (device rooms,
+with the same ranking. What does not change across cells is worked out once: device rooms,
 overheads, weights per model and quantization, KV cache and compute buffers per model and
-context, speed constants), and each step of the search runs over all cells at once in numpy.
+context, and speed constants. Each step of the search then runs over all cells at once in numpy.
 Compute buffers, capacities, calibration and link costs come from the functions ``fit``
 uses. Workloads this path does not cover (other runtimes, given ratios or layer counts, GGUF
 sizes read from a file) go through ``fit`` one by one, so every cell agrees with ``fit``.

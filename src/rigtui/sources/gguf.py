@@ -515,7 +515,7 @@ def model_from_header(header: GgufHeader, source: str) -> GgufModel:
     if not arch:
         raise GgufError("general.architecture is missing")
     if not header.tensors:
-        raise GgufError("the file holds no tensors, so it is no model (a vocabulary-only file?); give the weights file")
+        raise GgufError("the file holds no tensors, so it is not a model file (a vocabulary-only file?); give the weights file")
 
     def value(key: str) -> int | None:
         return _positive_int(header.arch_value(key))

@@ -186,10 +186,10 @@ def _llama_server(client: httpx.Client, status: ServerStatus, prompt: str, n_pre
     wall = time.monotonic() - start
     timings = data.get("timings")
     if not isinstance(timings, dict):
-        raise MeasureFailed(f"{url}: the answer has no timings object; is this llama-server?")
+        raise MeasureFailed(f"{url}: the response has no timings object; is this llama-server?")
     if timings.get("predicted_per_second") is None:
-        raise MeasureFailed(f"{url}: the answer has no timings.predicted_per_second; is this llama-server?")
-    # A stated speed that is no real figure (NaN, zero, 1e308) rejects the whole answer.
+        raise MeasureFailed(f"{url}: the response has no timings.predicted_per_second; is this llama-server?")
+    # A stated speed that is no real figure (NaN, zero, 1e308) rejects the whole response.
     for key, kind in (("predicted_per_second", "decode"), ("prompt_per_second", "prefill")):
         value = timings.get(key)
         if value is not None and (problem := speed_problem(kind, value)):
@@ -214,7 +214,7 @@ def _ollama(client: httpx.Client, status: ServerStatus, model: str, prompt: str,
         raise MeasureFailed(f"{url}: Ollama reported: {clean(data['error'], 100)}")
     eval_count, eval_ns = _count(data, "eval_count"), _number(data, "eval_duration")
     if not eval_count or not eval_ns:
-        raise MeasureFailed(f"{url}: the answer has no eval_count and eval_duration; is this Ollama?")
+        raise MeasureFailed(f"{url}: the response has no eval_count and eval_duration; is this Ollama?")
     decode = _rate(eval_count, eval_ns / 1e9)
     if decode is None:
         raise MeasureFailed(f"{url}: eval_count {eval_count} over eval_duration {eval_ns:g} ns is no valid speed")
@@ -262,7 +262,7 @@ def _vllm(client: httpx.Client, status: ServerStatus, model: str, prompt: str, n
                     first = first if first is not None else now
                     last = now
     except httpx.TimeoutException:
-        raise MeasureFailed(f"{url}: no answer in time; raise --timeout") from None
+        raise MeasureFailed(f"{url}: timed out waiting for the response; raise --timeout") from None
     except httpx.HTTPError as exc:
         raise MeasureFailed(f"{url}: request failed ({type(exc).__name__}: {clean(str(exc), 60)})") from None
     wall = time.monotonic() - start
@@ -273,7 +273,7 @@ def _vllm(client: httpx.Client, status: ServerStatus, model: str, prompt: str, n
         raise MeasureFailed(f"{url}: too few tokens generated to time decode; raise --tokens")
     decode = _rate(generated - 1, last - first)
     if decode is None:
-        raise MeasureFailed(f"{url}: {generated} tokens in {last - first:g} s is no valid speed")
+        raise MeasureFailed(f"{url}: {generated} tokens in {last - first:g} s is not a valid speed")
     return GenerationTiming(
         kind=status.kind, url=status.url, model_name=model,
         decode_tps=decode, prefill_tps=_rate(prompt_tokens, first - start),

@@ -50,7 +50,7 @@ DEFAULT_URLS = {
 CONNECT_TIMEOUT_S = 1.0
 READ_TIMEOUT_S = 3.0
 PROBE_DEADLINE_S = 8.0
-"""Longest one server's probe may take, all its requests together."""
+"""Maximum time for one server's probe, all its requests together."""
 MAX_BODY_BYTES = 4 << 20
 """Largest response read; a llama-server /props with a long chat template is about 20 KiB."""
 ENV_SERVERS = "RIGTUI_SERVERS"
@@ -260,7 +260,7 @@ def request(
     except httpx.ReadTimeout:
         raise ProbeFailed(f"{url}: no answer within {client.timeout.read:g} s; the server accepted the connection but is stuck or busy") from None
     except httpx.RemoteProtocolError as exc:
-        raise ProbeFailed(f"{url}: invalid HTTP answer ({clean(str(exc), 60)})") from None
+        raise ProbeFailed(f"{url}: invalid HTTP response ({clean(str(exc), 60)})") from None
     except httpx.HTTPError as exc:
         raise ProbeFailed(f"{url}: request failed ({type(exc).__name__}: {clean(str(exc), 60)})") from None
 
